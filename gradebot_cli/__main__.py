@@ -1,0 +1,3 @@
+from gradebot_cli.cli.main import main
+
+main()

@@ -1,0 +1,130 @@
+"""``gradebot grade``: grade every new or changed submission of an assignment."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gradebot_cli.cli.common import json_option, quiet_option, usd_to_micro
+
+
+@click.command()
+@click.argument("target", type=click.Path(path_type=Path))
+@click.option("--rubric", type=click.Path(path_type=Path), help="Rubric file (.toml or .json), for a folder without assignment.toml.")
+@click.option("--instructions", type=click.Path(path_type=Path), help="Text file with the instructions the students were given.")
+@click.option("-m", "--model", envvar="GRADEBOT_MODEL", help="Claude model id. Env: GRADEBOT_MODEL. Default: the assignment's, else claude-sonnet-5-5.")
+@click.option("--max-tokens", type=click.IntRange(min=256), envvar="GRADEBOT_MAX_TOKENS", help="Maximum output tokens per answer, thinking included. Env: GRADEBOT_MAX_TOKENS.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Folder for feedback files. Default: the assignment's output folder.")
+@click.option("--prompts", type=click.Path(path_type=Path), help="Folder of prompt templates that replace the bundled ones.")
+@click.option("-c", "--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, envvar="GRADEBOT_CONCURRENCY", help="Requests in flight at once. Env: GRADEBOT_CONCURRENCY.")
+@click.option("--max-retries", type=click.IntRange(0, 20), default=6, show_default=True, envvar="GRADEBOT_MAX_RETRIES", help="Retries per request after 429, 529, 5xx or a dropped connection. Env: GRADEBOT_MAX_RETRIES.")
+@click.option("--rpm", type=click.IntRange(min=1), envvar="GRADEBOT_RPM", help="Requests per minute to stay under. Default: learned from the API's rate-limit headers. Env: GRADEBOT_RPM.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=300.0, show_default=True, envvar="GRADEBOT_TIMEOUT", help="Seconds to wait for one answer. Env: GRADEBOT_TIMEOUT.")
+@click.option("--max-cost", metavar="USD", envvar="GRADEBOT_MAX_COST", help="Stop starting requests before this run's cost could pass USD dollars. Env: GRADEBOT_MAX_COST.")
+@click.option("--regrade", is_flag=True, help="Grade again even submissions that are unchanged and already graded.")
+@click.option("--limit", type=click.IntRange(min=1), help="Grade at most N submissions in this run.")
+@click.option("--student", "students", multiple=True, metavar="NAME", help="Grade only this student (name, file or e-mail); repeat for several.")
+@click.option("--dry-run", is_flag=True, help="Show what would be sent, send nothing. Needs no API key.")
+@json_option
+@quiet_option
+def grade(target: Path, rubric: Path | None, instructions: Path | None, model: str | None,
+          max_tokens: int | None, output: Path | None, prompts: Path | None,
+          concurrency: int, max_retries: int, rpm: int | None, timeout: float,
+          max_cost: str | None, regrade: bool, limit: int | None, students: tuple[str, ...],
+          dry_run: bool, as_json: bool, quiet: bool) -> None:
+    """Grade the submissions in TARGET against the rubric with Claude.
+
+    TARGET is an assignment folder (with assignment.toml) or a folder of
+    submissions, one file or subfolder per student, given with --rubric and
+    --instructions. Re-running grades only what is new or changed.
+    """
+    from gradebot_cli.grading.run import GradeOptions
+    from gradebot_cli.workspace import make_source, open_store, resolve_assignment
+
+    assignment = resolve_assignment(target, rubric=rubric, instructions=instructions)
+    assignment = assignment.with_overrides(
+        model=model, max_tokens=max_tokens, output_dir=output, prompts_dir=prompts
+    )
+    options = GradeOptions(
+        regrade=regrade, limit=limit, students=students, dry_run=dry_run,
+        concurrency=concurrency, max_retries=max_retries,
+        max_cost_micro=usd_to_micro(max_cost, "--max-cost"), rpm=rpm,
+        timeout_seconds=timeout,
+    )
+    store = open_store()
+    try:
+        source = make_source(assignment)
+        if dry_run:
+            _dry_run(assignment, store, source, options, as_json)
+            return
+        _grade(assignment, store, source, options, as_json=as_json, quiet=quiet)
+    finally:
+        store.close()
+
+
+def _grade(assignment: Any, store: Any, source: Any, options: Any, *, as_json: bool,
+           quiet: bool) -> None:
+    from gradebot_cli.cli.common import stderr_console
+    from gradebot_cli.cli.progress import RichProgress
+    from gradebot_cli.cli.report import exit_for, print_outcomes, summary_line
+    from gradebot_cli.grading.service import grade_class
+    from gradebot_cli.pricing import load_price_table
+    from gradebot_cli.settings import gradebot_home
+
+    prices = load_price_table(gradebot_home() / "prices.toml")
+    console = stderr_console(quiet)
+    progress = None if quiet else RichProgress(console, assignment.title)
+    stop = threading.Event()
+    with _stop_on_signals(stop, console):
+        report = grade_class(assignment, store, source, prices, options,
+                             progress=progress, stop=stop)
+    if as_json:
+        from gradebot_cli.cli.common import print_json
+        from gradebot_cli.cli.report import report_json
+
+        print_json(report_json(assignment, report))
+    elif not quiet:
+        print_outcomes(report)
+    console.print(summary_line(store, report), markup=False, highlight=False)
+    exit_for(report)
+
+
+def _dry_run(assignment: Any, store: Any, source: Any, options: Any, as_json: bool) -> None:
+    from gradebot_cli.cli.report import print_dry_run
+    from gradebot_cli.grading.service import plan_dry_run
+
+    plan = plan_dry_run(assignment, store, source, options)
+    print_dry_run(plan, as_json=as_json)
+
+
+class _stop_on_signals:  # noqa: N801 - used as a context manager
+    """First SIGINT or SIGTERM stops new work; a second SIGINT aborts at once."""
+
+    def __init__(self, stop: threading.Event, console: Any) -> None:
+        self.stop = stop
+        self.console = console
+        self.previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.stop.set()
+        self.console.print(
+            "Stopping: no new requests start; finishing the ones in flight "
+            "(press Ctrl-C again to abort them).",
+            markup=False,
+        )
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self.previous[signum] = signal.signal(signum, self._handle)
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)

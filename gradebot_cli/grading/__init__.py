@@ -1,0 +1,1 @@
+"""Grading: request building, the API client with retries, validation, the run."""

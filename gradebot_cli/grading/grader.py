@@ -1,0 +1,267 @@
+"""Grading one class: the per-submission flow from content to saved grade."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from gradebot_cli.assignment import Assignment
+from gradebot_cli.domain import LoadedSubmission, SourceItem, Status
+from gradebot_cli.errors import GradebotError
+from gradebot_cli.grading.answer import Answer, AnswerKind, read_answer
+from gradebot_cli.grading.budget import Budget
+from gradebot_cli.grading.client import Caller, CallResult, is_stopped
+from gradebot_cli.grading.failures import classify_failure
+from gradebot_cli.grading.request import RequestBuilder
+from gradebot_cli.grading.run import Outcome
+from gradebot_cli.ledger import RequestRecord, ledger_row
+from gradebot_cli.pricing import ModelPrice, TokenUsage, cost_micro
+from gradebot_cli.sources import Source
+from gradebot_cli.storage import Store
+from gradebot_cli.storage.store import GradeMeta, SubmissionRow
+from gradebot_cli.tokens import estimate_request_input_tokens
+
+log = logging.getLogger(__name__)
+
+ANSWER_STATUS = {
+    AnswerKind.OK: Status.GRADED,
+    AnswerKind.INVALID: Status.NEEDS_REVIEW,
+    AnswerKind.MALFORMED: Status.MALFORMED,
+    AnswerKind.TRUNCATED: Status.TRUNCATED,
+    AnswerKind.REFUSED: Status.REFUSED,
+}
+# Output a grade usually needs, thinking included, until the ledger has history.
+DEFAULT_EXPECTED_OUTPUT_TOKENS = 3000
+
+
+@dataclass
+class Attempt:
+    answer: Answer | None
+    result: CallResult
+    cost_micro: int
+
+
+class SubmissionGrader:
+    """Grades single submissions; shared by the worker threads of one run."""
+
+    def __init__(
+        self,
+        *,
+        assignment: Assignment,
+        store: Store,
+        source: Source,
+        builder: RequestBuilder,
+        caller: Caller,
+        client: Any,
+        price: ModelPrice,
+        budget: Budget,
+        run_id: str,
+        known: dict[str, SubmissionRow],
+        regrade: bool,
+        stop: threading.Event,
+        timeout_seconds: float,
+        expected_output_tokens: int = DEFAULT_EXPECTED_OUTPUT_TOKENS,
+    ) -> None:
+        self.assignment = assignment
+        self.store = store
+        self.source = source
+        self.builder = builder
+        self.caller = caller
+        self.client = client
+        self.price = price
+        self.budget = budget
+        self.run_id = run_id
+        self.known = known
+        self.regrade = regrade
+        self.stop = stop
+        self.timeout_seconds = timeout_seconds
+        self.expected_output_tokens = expected_output_tokens
+        self.fatal: GradebotError | None = None
+        self._fatal_lock = threading.Lock()
+
+    def grade(self, item: SourceItem) -> Outcome:
+        """Grade one item; never raises, so one submission cannot stop the class."""
+        try:
+            return self._grade(item)
+        except GradebotError as exc:
+            return self._fail(item, Status.API_ERROR, str(exc))
+        except Exception as exc:  # noqa: BLE001 - one bad submission must not stop the class
+            log.exception("unexpected error while grading %s", item.key)
+            return self._fail(item, Status.API_ERROR, f"internal error: {exc!r}")
+
+    def _fail(self, item: SourceItem, status: Status, reason: str) -> Outcome:
+        known = self.known.get(item.key)
+        content_hash = known.content_hash if known else ""
+        submission_id = self.store.upsert_submission(
+            self.assignment.id, item, content_hash=content_hash, status=status, reason=reason
+        )
+        return Outcome(item.key, item.student, item.file_name, status, reason,
+                       submission_id=submission_id)
+
+    def _grade(self, item: SourceItem) -> Outcome:
+        if self.stop.is_set():
+            return Outcome(item.key, item.student, item.file_name, Status.PENDING, "not started")
+        loaded = self.source.load(item)
+        known = self.known.get(item.key)
+        if self._unchanged(known, loaded):
+            assert known is not None
+            self.store.upsert_submission(
+                self.assignment.id, item, content_hash=loaded.content_hash,
+                status=known.status, reason=known.reason,
+            )
+            return Outcome(item.key, item.student, item.file_name, known.status, known.reason,
+                           submission_id=known.id, unchanged=True)
+        if loaded.status is not None:
+            submission_id = self.store.upsert_submission(
+                self.assignment.id, item, content_hash=loaded.content_hash,
+                status=loaded.status, reason=loaded.reason,
+            )
+            return Outcome(item.key, item.student, item.file_name, loaded.status,
+                           loaded.reason, submission_id=submission_id)
+        submission_id = self.store.upsert_submission(
+            self.assignment.id, item, content_hash=loaded.content_hash, status=Status.PENDING
+        )
+        return self._request_grade(loaded, submission_id)
+
+    def _unchanged(self, known: SubmissionRow | None, loaded: LoadedSubmission) -> bool:
+        return (
+            known is not None
+            and not self.regrade
+            and known.content_hash == loaded.content_hash
+            and known.status.is_final
+        )
+
+    def _request_grade(self, loaded: LoadedSubmission, submission_id: int) -> Outcome:
+        item = loaded.item
+        first = self._attempt(loaded, submission_id, "grade")
+        attempts = [first]
+        if first.answer is not None and first.answer.retryable and not self.stop.is_set():
+            retry = self._attempt(
+                loaded, submission_id, "reask",
+                retry_errors="\n".join(f"- {p}" for p in first.answer.problems),
+                previous=first.answer.text,
+            )
+            attempts.append(retry)
+        spent = sum(a.cost_micro for a in attempts)
+        final = attempts[-1]
+        if final.answer is None:
+            return self._record_failure(loaded, submission_id, final.result, spent, len(attempts))
+        return self._save(loaded, submission_id, final.answer, spent, len(attempts))
+
+    def _attempt(self, loaded: LoadedSubmission, submission_id: int, kind: str,
+                 retry_errors: str = "", previous: str = "") -> Attempt:
+        params = self.builder.build(loaded, retry_errors=retry_errors, previous=previous)
+        estimated_input = estimate_request_input_tokens(params)
+        estimate = cost_micro(
+            self.price,
+            TokenUsage(input_tokens=estimated_input, output_tokens=self.expected_output_tokens),
+        )
+        reservation = self.budget.reserve(estimate)
+        if reservation is None:
+            self.stop.set()
+            stopped = CallResult(None, {}, _budget_stop(), 0, "", 0)
+            return Attempt(None, stopped, 0)
+        result = self.caller.call(
+            lambda: self.client.messages.with_raw_response.create(
+                **params, timeout=self.timeout_seconds
+            )
+        )
+        if is_stopped(result.error) and result.retries == 0:
+            # Stopped while waiting for a turn: nothing was sent, nothing to record.
+            self.budget.settle(reservation, 0)
+            return Attempt(None, result, 0)
+        message = result.response.parse() if result.response is not None else None
+        usage = TokenUsage.from_usage(message.usage) if message is not None else TokenUsage()
+        answer = None
+        if message is not None:
+            answer = read_answer(
+                message, self.assignment.rubric, loaded.text,
+                max_tokens=self.assignment.max_tokens,
+                quotes_required=bool(loaded.text.strip()) and not loaded.has_binary,
+            )
+        record = RequestRecord(
+            run_id=self.run_id,
+            assignment_id=self.assignment.id,
+            submission_id=submission_id,
+            request_type=kind,
+            model=getattr(message, "model", None) or self.assignment.model,
+            outcome=answer.kind.value if answer else _error_outcome(result),
+            latency_ms=result.latency_ms,
+            request_id=result.request_id,
+            retries=result.retries,
+            error=(answer.reason if answer else _error_text(result))[:500],
+            estimated_input_tokens=estimated_input,
+        )
+        row = ledger_row(record, usage, self.price)
+        self.store.record_request(row)
+        self.budget.settle(reservation, row["cost_micro"])
+        if result.error is not None and not is_stopped(result.error):
+            self._check_fatal(result.error)
+        return Attempt(answer, result, row["cost_micro"])
+
+    def _check_fatal(self, error: Exception) -> None:
+        _, fatal = classify_failure(error, self.assignment.model)
+        if fatal is None:
+            return
+        with self._fatal_lock:
+            if self.fatal is None:
+                self.fatal = fatal
+        self.stop.set()
+
+    def _record_failure(self, loaded: LoadedSubmission, submission_id: int,
+                        result: CallResult, spent: int, requests: int) -> Outcome:
+        item = loaded.item
+        if isinstance(result.error, _BudgetStop) or is_stopped(result.error):
+            status, reason = Status.PENDING, "not graded: the run was stopped first"
+        else:
+            assert result.error is not None
+            status = Status.API_ERROR
+            reason, _ = classify_failure(result.error, self.assignment.model)
+        self.store.set_status(submission_id, status, reason)
+        return Outcome(item.key, item.student, item.file_name, status, reason,
+                       cost_micro=spent, submission_id=submission_id, requests=requests)
+
+    def _save(self, loaded: LoadedSubmission, submission_id: int, answer: Answer,
+              spent: int, requests: int) -> Outcome:
+        item = loaded.item
+        status = ANSWER_STATUS[answer.kind]
+        if answer.grade is None:
+            self.store.set_status(submission_id, status, answer.reason)
+            return Outcome(item.key, item.student, item.file_name, status, answer.reason,
+                           cost_micro=spent, submission_id=submission_id, requests=requests)
+        meta = GradeMeta(
+            model=self.assignment.model,
+            prompt_version=self.builder.prompts.version,
+            rubric_version=self.assignment.rubric.version,
+            answer_json=answer.text,
+            review_reason=answer.reason,
+        )
+        self.store.save_grade(submission_id, loaded.content_hash, answer.grade, meta, status)
+        return Outcome(item.key, item.student, item.file_name, status, answer.reason,
+                       total=answer.grade.total, maximum=self.assignment.rubric.max_points,
+                       cost_micro=spent, submission_id=submission_id, requests=requests)
+
+
+class _BudgetStop(Exception):
+    """The --max-cost limit left no room for this request."""
+
+
+def _budget_stop() -> Exception:
+    return _BudgetStop("the --max-cost limit was reached")
+
+
+def _error_outcome(result: CallResult) -> str:
+    if isinstance(result.error, _BudgetStop) or is_stopped(result.error):
+        return "not_sent"
+    return f"error:{type(result.error).__name__}"
+
+
+def _error_text(result: CallResult) -> str:
+    return str(result.error) if result.error is not None else ""
+
+
+def dump_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)

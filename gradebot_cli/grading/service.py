@@ -1,0 +1,205 @@
+"""Running a grading pass over one assignment: the core of ``gradebot grade``."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from gradebot_cli.assignment import Assignment
+from gradebot_cli.domain import SourceItem
+from gradebot_cli.errors import MissingApiKeyError
+from gradebot_cli.grading.budget import Budget
+from gradebot_cli.grading.client import Caller, RateGate
+from gradebot_cli.grading.grader import DEFAULT_EXPECTED_OUTPUT_TOKENS, SubmissionGrader
+from gradebot_cli.grading.request import RequestBuilder
+from gradebot_cli.grading.run import (
+    GradeOptions,
+    NoProgress,
+    Outcome,
+    Progress,
+    RunReport,
+    grade_written,
+    run_parallel,
+    select_items,
+)
+from gradebot_cli.pricing import ModelPrice, PriceTable, TokenUsage, cost_micro
+from gradebot_cli.prompting import load_prompts
+from gradebot_cli.publishing.local import write_feedback_files
+from gradebot_cli.sources import Source
+from gradebot_cli.storage import Store
+from gradebot_cli.tokens import count_text_tokens
+
+# A rough bytes-per-token figure for items not yet read, used only to say what the
+# rest of a class would cost after a budget stop.
+BYTES_PER_TOKEN = 4
+
+
+@dataclass
+class DryRun:
+    """What a run would send: the items and the first rendered request."""
+
+    assignment_id: str
+    items: list[SourceItem]
+    unchanged: list[Outcome]
+    first_request: dict[str, Any] | None = None
+    estimated_input_tokens: list[int] = field(default_factory=list)
+
+
+def require_api_key() -> None:
+    if not os.environ.get("ANTHROPIC_API_KEY", "").strip():
+        raise MissingApiKeyError()
+
+
+def register_assignment(store: Store, assignment: Assignment) -> None:
+    store.upsert_assignment(
+        {
+            "id": assignment.id,
+            "title": assignment.title,
+            "source_kind": assignment.source.kind,
+            "source_ref": str(assignment.source.path or assignment.source.drive_folder),
+            "model": assignment.model,
+            "rubric_version": assignment.rubric.version,
+            "config_json": assignment.rubric.canonical_json(),
+        }
+    )
+
+
+def expected_output_tokens(store: Store, model: str) -> int:
+    """Average output of the last successful grades with ``model``, or a default."""
+    rows = store.query(
+        "select avg(output_tokens) as mean from (select output_tokens from api_requests "
+        "where model = ? and outcome = 'ok' order by id desc limit 200)",
+        [model],
+    )
+    mean = rows[0]["mean"] if rows else None
+    return int(mean) if mean else DEFAULT_EXPECTED_OUTPUT_TOKENS
+
+
+def plan_dry_run(
+    assignment: Assignment, store: Store, source: Source, options: GradeOptions
+) -> DryRun:
+    """Render what would be sent, without an API key and without sending."""
+    builder = RequestBuilder.create(assignment, load_prompts(assignment.prompts_dir))
+    known = store.submissions(assignment.id)
+    todo, unchanged = select_items(source.list_items(), known, options)
+    plan = DryRun(assignment.id, todo, unchanged)
+    from gradebot_cli.tokens import estimate_request_input_tokens
+
+    for item in todo:
+        loaded = source.load(item)
+        if loaded.status is not None:
+            plan.estimated_input_tokens.append(0)
+            continue
+        params = builder.build(loaded)
+        plan.estimated_input_tokens.append(estimate_request_input_tokens(params))
+        if plan.first_request is None:
+            plan.first_request = params
+    return plan
+
+
+def grade_class(
+    assignment: Assignment,
+    store: Store,
+    source: Source,
+    prices: PriceTable,
+    options: GradeOptions,
+    *,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+    client: Any = None,
+) -> RunReport:
+    """Grade every new or changed submission of ``assignment``.
+
+    Raises before sending anything when the model has no price or no API key is
+    set. Per-submission failures end up in the report, never as exceptions.
+    """
+    progress = progress or NoProgress()
+    stop = stop or threading.Event()
+    price = prices.get(assignment.model)
+    builder = RequestBuilder.create(assignment, load_prompts(assignment.prompts_dir))
+    if client is None:
+        require_api_key()
+        client = _make_client(options)
+    register_assignment(store, assignment)
+    known = store.submissions(assignment.id)
+    todo, unchanged = select_items(source.list_items(), known, options)
+    run_id = store.start_run(assignment.id, "grade")
+    report = RunReport(run_id=run_id, assignment_id=assignment.id, outcomes=list(unchanged))
+    budget = Budget(options.max_cost_micro)
+    caller = Caller(
+        RateGate(options.rpm),
+        max_retries=options.max_retries,
+        stop=stop,
+        on_retry=lambda kind, delay: progress.message(f"retrying after {kind} in {delay:.1f}s"),
+    )
+    grader = SubmissionGrader(
+        assignment=assignment, store=store, source=source, builder=builder,
+        caller=caller, client=client, price=price, budget=budget, run_id=run_id,
+        known=known, regrade=options.regrade, stop=stop,
+        timeout_seconds=options.timeout_seconds,
+        expected_output_tokens=expected_output_tokens(store, assignment.model),
+    )
+
+    def finished(outcome: Outcome) -> None:
+        report.outcomes.append(outcome)
+        report.cost_micro += outcome.cost_micro
+        if outcome.submission_id is not None and grade_written(outcome):
+            write_feedback_files(assignment, store, outcome.submission_id)
+        progress.advance(outcome, report.cost_micro)
+
+    progress.start(len(todo))
+    try:
+        report.not_started = run_parallel(
+            todo, grader.grade, concurrency=options.concurrency, stop=stop, on_done=finished
+        )
+    finally:
+        progress.finish()
+        _finish(report, store, grader, budget)
+    if report.stopped_by_budget:
+        report.remaining_estimate_micro = _remaining_cost(
+            report, builder.system_text, price, grader.expected_output_tokens
+        )
+    write_feedback_files(assignment, store, None)
+    return report
+
+
+def _finish(report: RunReport, store: Store, grader: SubmissionGrader, budget: Budget) -> None:
+    report.fatal = grader.fatal
+    report.stopped_by_budget = budget.exhausted.is_set()
+    pending_in_run = [o for o in report.outcomes if o.status.value == "pending"]
+    report.interrupted = bool(report.not_started or pending_in_run) and not (
+        report.stopped_by_budget or report.fatal
+    )
+    if report.fatal:
+        outcome = "failed"
+    elif report.stopped_by_budget:
+        outcome = "budget"
+    elif report.interrupted:
+        outcome = "interrupted"
+    else:
+        outcome = "ok"
+    store.finish_run(report.run_id, outcome, report.counts())
+
+
+def _remaining_cost(
+    report: RunReport, system_text: str, price: ModelPrice, output_tokens: int
+) -> int:
+    system_tokens = count_text_tokens(system_text)
+    items = list(report.not_started)
+    total = 0
+    for item in items:
+        input_tokens = system_tokens + (item.size or 0) // BYTES_PER_TOKEN
+        usage = TokenUsage(input_tokens=input_tokens, output_tokens=output_tokens)
+        total += cost_micro(price, usage)
+    pending = [o for o in report.outcomes if o.status.value == "pending"]
+    if pending and items:
+        total += total // len(items) * len(pending)
+    return total
+
+
+def _make_client(options: GradeOptions) -> Any:
+    import anthropic
+
+    return anthropic.Anthropic(max_retries=0, timeout=options.timeout_seconds)

@@ -1,0 +1,1 @@
+"""Publishing feedback: the document model, local files, and Google Drive."""
