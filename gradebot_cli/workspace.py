@@ -57,3 +57,25 @@ def make_source(assignment: Assignment) -> Source:
 def open_store(path: Path | None = None) -> Store:
     """Open the database in GRADEBOT_HOME (or at ``path``)."""
     return Store(path or database_path())
+
+
+def resolve_assignment_id(
+    target: Path | None,
+    assignment_id: str | None,
+    *,
+    rubric: Path | None = None,
+    instructions: Path | None = None,
+) -> str:
+    """Return the id of the assignment named by ``--assignment`` or by a folder."""
+    if assignment_id:
+        return assignment_id
+    if target is None:
+        raise ConfigError("Give an assignment folder, or --assignment ID.")
+    if (target / ASSIGNMENT_FILE).is_file() or (rubric and instructions):
+        return resolve_assignment(target, rubric=rubric, instructions=instructions).id
+    from gradebot_cli.assignment import assignment_id_for
+
+    # A plain folder graded with --rubric and --instructions gets its id from its
+    # path and name, so the gradebook can be found without them.
+    resolved = target.resolve()
+    return assignment_id_for(str(resolved), resolved.name)

@@ -35,10 +35,14 @@ class RichProgress:
         self.task_id: Any = None
 
     def start(self, total: int) -> None:
+        if total == 0:
+            return
         self.progress.start()
         self.task_id = self.progress.add_task(self.label, total=total, cost=format_usd(0))
 
     def advance(self, outcome: Outcome, spent_micro: int) -> None:
+        if self.task_id is None:
+            return
         self.progress.update(self.task_id, advance=1, cost=format_usd(spent_micro))
         if outcome.status.value not in ("graded", "pending"):
             reason = f": {outcome.reason}" if outcome.reason else ""
@@ -53,4 +57,5 @@ class RichProgress:
         self.progress.console.print(text, markup=False, highlight=False)
 
     def finish(self) -> None:
-        self.progress.stop()
+        if self.task_id is not None:
+            self.progress.stop()

@@ -149,7 +149,7 @@ class SubmissionGrader:
         final = attempts[-1]
         if final.answer is None:
             return self._record_failure(loaded, submission_id, final.result, spent, len(attempts))
-        return self._save(loaded, submission_id, final.answer, spent, len(attempts))
+        return self.save_answer(loaded, submission_id, final.answer, spent, len(attempts))
 
     def _attempt(self, loaded: LoadedSubmission, submission_id: int, kind: str,
                  retry_errors: str = "", previous: str = "") -> Attempt:
@@ -224,7 +224,7 @@ class SubmissionGrader:
         return Outcome(item.key, item.student, item.file_name, status, reason,
                        cost_micro=spent, submission_id=submission_id, requests=requests)
 
-    def _save(self, loaded: LoadedSubmission, submission_id: int, answer: Answer,
+    def save_answer(self, loaded: LoadedSubmission, submission_id: int, answer: Answer,
               spent: int, requests: int) -> Outcome:
         item = loaded.item
         status = ANSWER_STATUS[answer.kind]

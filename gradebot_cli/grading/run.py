@@ -137,16 +137,16 @@ def _is_done(row: SubmissionRow, fingerprint: str) -> bool:
     return row.fingerprint == fingerprint and row.status.is_final
 
 
-def outcome_from_row(row: SubmissionRow, *, unchanged: bool, total: float | None = None,
-                     maximum: float | None = None) -> Outcome:
+def outcome_from_row(row: SubmissionRow, *, unchanged: bool) -> Outcome:
+    graded = row.status in (Status.GRADED, Status.NEEDS_REVIEW)
     return Outcome(
         key=row.key,
         student=row.student,
         file_name=row.file_name,
         status=row.status,
         reason=row.reason,
-        total=total,
-        maximum=maximum,
+        total=row.total if graded else None,
+        maximum=row.maximum if graded else None,
         submission_id=row.id,
         unchanged=unchanged,
     )

@@ -41,6 +41,8 @@ class SubmissionRow:
     status: Status
     reason: str
     grade_id: int | None
+    total: float | None = None
+    maximum: float | None = None
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,9 @@ class Store:
 
     def submissions(self, assignment_id: str) -> dict[str, SubmissionRow]:
         rows = self.query(
-            "select * from submissions where assignment_id = ? order by student, key",
+            "select s.*, g.total, g.maximum from submissions s "
+            "left join grades g on g.id = s.grade_id "
+            "where s.assignment_id = ? order by s.student, s.key",
             [assignment_id],
         )
         return {row["key"]: _submission(row) for row in rows}
@@ -257,6 +261,8 @@ def _submission(row: dict[str, Any]) -> SubmissionRow:
         status=Status(row["status"]),
         reason=row["reason"] or "",
         grade_id=row["grade_id"],
+        total=row.get("total"),
+        maximum=row.get("maximum"),
     )
 
 
