@@ -101,9 +101,9 @@ def retry_after_seconds(headers: Any) -> float | None:
     return None
 
 
-def backoff_seconds(attempt: int) -> float:
+def backoff_seconds(attempt: int, base: float = BACKOFF_BASE_SECONDS) -> float:
     """Exponential backoff with equal jitter: half fixed, half random."""
-    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
+    ceiling = min(BACKOFF_CAP_SECONDS, base * 2**attempt)
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
@@ -117,7 +117,9 @@ class Caller:
         max_retries: int,
         stop: threading.Event,
         on_retry: Callable[[str, float], None] | None = None,
+        backoff_base: float = BACKOFF_BASE_SECONDS,
     ) -> None:
+        self.backoff_base = backoff_base
         self.gate = gate
         self.max_retries = max_retries
         self.stop = stop
@@ -133,29 +135,37 @@ class Caller:
         while True:
             if not self.gate.wait_turn(self.stop):
                 return _result(None, {}, _Stopped(), started, "", retries)
+            error: Exception
             try:
                 raw = send()
             except anthropic.APIStatusError as exc:
+                error = exc
                 headers = {k.lower(): v for k, v in exc.response.headers.items()}
                 delay = self._retry_delay(exc.status_code, headers, retries)
-                if delay is None:
-                    return _result(None, headers, exc, started, exc.request_id or "", retries)
-                if exc.status_code == 429:
+                if delay is not None and exc.status_code == 429:
                     self.gate.pause(delay)
+                request_id = exc.request_id or ""
             except anthropic.APIConnectionError as exc:
+                error = exc
                 headers = {}
-                delay = backoff_seconds(retries) if retries < self.max_retries else None
-                if delay is None:
-                    return _result(None, headers, exc, started, "", retries)
+                delay = (
+                    backoff_seconds(retries, self.backoff_base)
+                    if retries < self.max_retries
+                    else None
+                )
+                request_id = ""
             else:
                 headers = {k.lower(): v for k, v in raw.headers.items()}
                 self.gate.observe(headers)
-                return _result(raw, headers, None, started, _header(headers, "request-id"), retries)
+                request_id = _header(headers, "request-id")
+                return _result(raw, headers, None, started, request_id, retries)
+            if delay is None:
+                return _result(None, headers, error, started, request_id, retries)
             retries += 1
             if self.on_retry is not None:
-                self.on_retry(type(exc).__name__, delay)
+                self.on_retry(type(error).__name__, delay)
             if self.stop.wait(delay):
-                return _result(None, headers, exc, started, "", retries)
+                return _result(None, headers, error, started, request_id, retries)
 
     def _retry_delay(self, status: int, headers: dict[str, str], retries: int) -> float | None:
         if status not in RETRYABLE_STATUS or retries >= self.max_retries:
@@ -165,7 +175,7 @@ class Caller:
         hinted = retry_after_seconds(headers) if status in (429, 529) else None
         if hinted is not None:
             return hinted + random.uniform(0, 0.25)
-        return backoff_seconds(retries)
+        return backoff_seconds(retries, self.backoff_base)
 
 
 class _Stopped(Exception):

@@ -36,6 +36,8 @@ class GradeOptions:
     max_cost_micro: int | None = None
     rpm: int | None = None
     timeout_seconds: float = 300.0
+    # First backoff step after a 5xx or a dropped connection; it doubles per retry.
+    backoff_base_seconds: float = 1.0
 
 
 @dataclass(frozen=True)

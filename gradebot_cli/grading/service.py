@@ -119,9 +119,28 @@ def grade_class(
     stop = stop or threading.Event()
     price = prices.get(assignment.model)
     builder = RequestBuilder.create(assignment, load_prompts(assignment.prompts_dir))
+    owns_client = client is None
     if client is None:
         require_api_key()
         client = _make_client(options)
+    try:
+        return _run(assignment, store, source, price, builder, options, progress, stop, client)
+    finally:
+        if owns_client:
+            client.close()
+
+
+def _run(
+    assignment: Assignment,
+    store: Store,
+    source: Source,
+    price: ModelPrice,
+    builder: RequestBuilder,
+    options: GradeOptions,
+    progress: Progress,
+    stop: threading.Event,
+    client: Any,
+) -> RunReport:
     register_assignment(store, assignment)
     known = store.submissions(assignment.id)
     todo, unchanged = select_items(source.list_items(), known, options)
@@ -133,6 +152,7 @@ def grade_class(
         max_retries=options.max_retries,
         stop=stop,
         on_retry=lambda kind, delay: progress.message(f"retrying after {kind} in {delay:.1f}s"),
+        backoff_base=options.backoff_base_seconds,
     )
     grader = SubmissionGrader(
         assignment=assignment, store=store, source=source, builder=builder,
