@@ -19,9 +19,17 @@ def gradebot_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets an empty data folder and no inherited gradebot settings."""
     home = tmp_path / "gradebot-home"
     monkeypatch.setenv("GRADEBOT_HOME", str(home))
-    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN",
-                 "GRADEBOT_MODEL", "GRADEBOT_CONCURRENCY", "GRADEBOT_MAX_COST",
-                 "GRADEBOT_RPM", "GRADEBOT_QUIET", "GRADEBOT_GOOGLE_API_ENDPOINT"):
+    for name in (
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL",
+        "ANTHROPIC_AUTH_TOKEN",
+        "GRADEBOT_MODEL",
+        "GRADEBOT_CONCURRENCY",
+        "GRADEBOT_MAX_COST",
+        "GRADEBOT_RPM",
+        "GRADEBOT_QUIET",
+        "GRADEBOT_GOOGLE_API_ENDPOINT",
+    ):
         monkeypatch.delenv(name, raising=False)
     return home
 

@@ -228,19 +228,22 @@ class SubmissionGrader:
               spent: int, requests: int) -> Outcome:
         item = loaded.item
         status = ANSWER_STATUS[answer.kind]
+        # A folder submission may have graded its good files and skipped others;
+        # the loader's reason says which, and the teacher should see it.
+        reason = "; ".join(part for part in (answer.reason, loaded.reason) if part)
         if answer.grade is None:
-            self.store.set_status(submission_id, status, answer.reason)
-            return Outcome(item.key, item.student, item.file_name, status, answer.reason,
+            self.store.set_status(submission_id, status, reason)
+            return Outcome(item.key, item.student, item.file_name, status, reason,
                            cost_micro=spent, submission_id=submission_id, requests=requests)
         meta = GradeMeta(
             model=self.assignment.model,
             prompt_version=self.builder.prompts.version,
             rubric_version=self.assignment.rubric.version,
             answer_json=answer.text,
-            review_reason=answer.reason,
+            review_reason=reason,
         )
         self.store.save_grade(submission_id, loaded.content_hash, answer.grade, meta, status)
-        return Outcome(item.key, item.student, item.file_name, status, answer.reason,
+        return Outcome(item.key, item.student, item.file_name, status, reason,
                        total=answer.grade.total, maximum=self.assignment.rubric.max_points,
                        cost_micro=spent, submission_id=submission_id, requests=requests)
 

@@ -38,10 +38,13 @@ def first_words(text: str, count: int = 6) -> str:
     return " ".join(text.split()[:count])
 
 
-def grade_answer(rubric: Rubric, text: str, choose: LevelChooser, *,
-                 quote: str | None = None) -> dict[str, Any]:
+def grade_answer(
+    rubric: Rubric, text: str, choose: LevelChooser, *, quote: str | None = None
+) -> dict[str, Any]:
     """Build a valid answer for ``text`` with the levels ``choose`` picks."""
-    evidence = [quote if quote is not None else first_words(text)] if text.strip() else []
+    evidence = (
+        [quote if quote is not None else first_words(text)] if text.strip() else []
+    )
     criteria = {}
     for criterion in rubric.criteria:
         level = choose(text, criterion)
@@ -63,7 +66,9 @@ def lowest_level(text: str, criterion: Criterion) -> Level:
     return min(criterion.levels, key=lambda level: level.points)
 
 
-def grading_responder(rubric: Rubric, choose: LevelChooser = lowest_level) -> Callable[[dict[str, Any]], str]:
+def grading_responder(
+    rubric: Rubric, choose: LevelChooser = lowest_level
+) -> Callable[[dict[str, Any]], str]:
     """A responder that grades every submission validly with ``choose``."""
 
     def respond(body: dict[str, Any]) -> str:
