@@ -76,3 +76,19 @@ def grading_responder(
         return json.dumps(grade_answer(rubric, text, choose), ensure_ascii=False)
 
     return respond
+
+
+def example_responder(body: dict[str, Any]) -> str:
+    """Grade the bundled example assignment (for scripts/try-example.sh)."""
+    from pathlib import Path
+
+    from gradebot_cli.rubric import load_rubric
+
+    root = Path(__file__).resolve().parents[2]
+    rubric = load_rubric(root / "examples" / "four-day-week" / "rubric.toml")
+    return grading_responder(rubric, middle_level)(body)
+
+
+def middle_level(text: str, criterion: Criterion) -> Level:
+    ordered = sorted(criterion.levels, key=lambda level: level.points)
+    return ordered[len(ordered) // 2]
