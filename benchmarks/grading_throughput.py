@@ -22,11 +22,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -63,7 +63,8 @@ def write_class(folder: Path, limit: int | None) -> int:
             row["essay"], encoding="utf-8"
         )
     (folder / "rubric.toml").write_text(
-        holistic_rubric_toml((DATA / "rubric.txt").read_text(encoding="utf-8")), encoding="utf-8"
+        holistic_rubric_toml((DATA / "rubric.txt").read_text(encoding="utf-8")),
+        encoding="utf-8",
     )
     (folder / "instructions.txt").write_text(
         (DATA / "prompt.txt").read_text(encoding="utf-8"), encoding="utf-8"
@@ -73,9 +74,19 @@ def write_class(folder: Path, limit: int | None) -> int:
 
 @contextmanager
 def fake_server(latency: float, rpm: int | None) -> Iterator[str]:
-    command = [sys.executable, "-m", "tests.fakes.anthropic_api", "--port", "0",
-               "--latency", str(latency), "--responder", "benchmarks.responders:holistic",
-               "--api-key", API_KEY]
+    command = [
+        sys.executable,
+        "-m",
+        "tests.fakes.anthropic_api",
+        "--port",
+        "0",
+        "--latency",
+        str(latency),
+        "--responder",
+        "benchmarks.responders:holistic",
+        "--api-key",
+        API_KEY,
+    ]
     if rpm:
         command += ["--rpm", str(rpm)]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
@@ -113,12 +124,15 @@ class Sampler:
         self.samples.append((self.done, rss_mb()))
 
 
-def run_class(folder: Path, base_url: str, options: GradeOptions) -> tuple[Any, Sampler, float, float]:
+def run_class(
+    folder: Path, base_url: str, options: GradeOptions
+) -> tuple[Any, Sampler, float, float]:
     os.environ["ANTHROPIC_BASE_URL"] = base_url
     os.environ["ANTHROPIC_API_KEY"] = API_KEY
     os.environ["GRADEBOT_HOME"] = str(folder / "home")
-    assignment = adhoc_assignment(folder / "submissions", folder / "rubric.toml",
-                                  folder / "instructions.txt")
+    assignment = adhoc_assignment(
+        folder / "submissions", folder / "rubric.toml", folder / "instructions.txt"
+    )
     assignment = assignment.with_overrides(output_dir=folder / "feedback")
     (folder / "home").mkdir(exist_ok=True)
     store = Store(folder / "home" / "gradebot.db")
@@ -126,10 +140,14 @@ def run_class(folder: Path, base_url: str, options: GradeOptions) -> tuple[Any, 
     sampler = Sampler()
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     wall_before = time.perf_counter()
-    report = grade_class(assignment, store, source, load_price_table(), options, progress=sampler)
+    report = grade_class(
+        assignment, store, source, load_price_table(), options, progress=sampler
+    )
     wall = time.perf_counter() - wall_before
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (
+        cpu_after.ru_stime - cpu_before.ru_stime
+    )
     store.close()
     return report, sampler, cpu, wall
 
@@ -145,27 +163,49 @@ def help_wall_time(runs: int = 10) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--latency", type=float, default=0.5, help="seconds per answer in the throughput run")
-    parser.add_argument("--rpm", type=int, default=1200, help="the fake's requests-per-minute limit")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.5,
+        help="seconds per answer in the throughput run",
+    )
+    parser.add_argument(
+        "--rpm", type=int, default=1200, help="the fake's requests-per-minute limit"
+    )
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--limit", type=int, default=None, help="grade only the first N essays")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="grade only the first N essays"
+    )
     args = parser.parse_args()
     if not (DATA / "all-essays.tsv").exists():
-        raise SystemExit(f"{DATA / 'all-essays.tsv'} is absent; this benchmark needs ../shared/data.")
+        raise SystemExit(
+            f"{DATA / 'all-essays.tsv'} is absent; this benchmark needs ../shared/data."
+        )
 
     with tempfile.TemporaryDirectory() as temp:
         zero = Path(temp) / "zero"
         count = write_class(zero, args.limit)
         with fake_server(0.0, None) as url:
-            report, sampler, cpu, wall = run_class(zero, url, GradeOptions(concurrency=4))
+            report, sampler, cpu, wall = run_class(
+                zero, url, GradeOptions(concurrency=4)
+            )
         graded = report.counts().get("graded", 0)
         print(f"essays: {count}, graded: {graded}")
-        print(f"zero latency: wall {wall:.1f} s, gradebot CPU {cpu:.2f} s = "
-              f"{cpu / count * 1000:.2f} ms per submission (target <= 10 ms)")
+        print(
+            f"zero latency: wall {wall:.1f} s, gradebot CPU {cpu:.2f} s = "
+            f"{cpu / count * 1000:.2f} ms per submission (target <= 10 ms)"
+        )
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        curve = ", ".join(f"{n}:{mb:.0f}" for n, mb in sampler.samples[:: max(1, len(sampler.samples) // 8)])
-        print(f"peak RSS {peak:.0f} MB (target < 200 MB); RSS by submissions done: {curve}")
+        curve = ", ".join(
+            f"{n}:{mb:.0f}"
+            for n, mb in sampler.samples[:: max(1, len(sampler.samples) // 8)]
+        )
+        print(
+            f"peak RSS {peak:.0f} MB (target < 200 MB); RSS by submissions done: {curve}"
+        )
 
         timed = Path(temp) / "timed"
         write_class(timed, args.limit)
@@ -174,11 +214,15 @@ def main() -> None:
             report, _, _, wall = run_class(timed, url, options)
         rate = count / wall * 60
         ideal = min(args.concurrency / args.latency * 60, args.rpm)
-        print(f"throughput at {args.latency} s latency, {args.rpm} rpm limit, concurrency "
-              f"{args.concurrency}: {rate:.0f} requests/min = {rate / ideal:.1%} of "
-              f"min(concurrency / latency, limit) = {ideal:.0f} (target >= 95%); "
-              f"graded {report.counts().get('graded', 0)}")
-    print(f"gradebot --help: median {help_wall_time() * 1000:.0f} ms over 10 runs (target <= 300 ms)")
+        print(
+            f"throughput at {args.latency} s latency, {args.rpm} rpm limit, concurrency "
+            f"{args.concurrency}: {rate:.0f} requests/min = {rate / ideal:.1%} of "
+            f"min(concurrency / latency, limit) = {ideal:.0f} (target >= 95%); "
+            f"graded {report.counts().get('graded', 0)}"
+        )
+    print(
+        f"gradebot --help: median {help_wall_time() * 1000:.0f} ms over 10 runs (target <= 300 ms)"
+    )
 
 
 if __name__ == "__main__":

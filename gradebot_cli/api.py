@@ -71,12 +71,16 @@ def grade(
     if concurrency is not None:
         options = replace(options, concurrency=concurrency)
     if max_cost_usd is not None:
-        options = replace(options, max_cost_micro=int(Decimal(max_cost_usd) * 1_000_000))
+        options = replace(
+            options, max_cost_micro=int(Decimal(max_cost_usd) * 1_000_000)
+        )
     own_store = store is None
     store = store or open_store()
     try:
         prices = load_price_table(gradebot_home() / "prices.toml")
-        return grade_class(assignment, store, make_source(assignment), prices, options, stop=stop)
+        return grade_class(
+            assignment, store, make_source(assignment), prices, options, stop=stop
+        )
     finally:
         if own_store:
             store.close()

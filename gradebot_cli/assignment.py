@@ -86,7 +86,9 @@ def load_assignment(folder: Path) -> Assignment:
     source = _source(data.get("source", {}), folder, where)
     output = data.get("output", {})
     _require_table(output, "output", where)
-    output_dir = folder / _text(output, "folder", f"{where} [output]", default="feedback")
+    output_dir = folder / _text(
+        output, "folder", f"{where} [output]", default="feedback"
+    )
     prompts = _text(data, "prompts", where)
     excluded = [path, rubric_path]
     if "instructions_file" in data:
@@ -111,7 +113,10 @@ def load_assignment(folder: Path) -> Assignment:
 
 
 def adhoc_assignment(
-    submissions: Path, rubric_path: Path, instructions_path: Path, title: str | None = None
+    submissions: Path,
+    rubric_path: Path,
+    instructions_path: Path,
+    title: str | None = None,
 ) -> Assignment:
     """Build an assignment from a submissions folder, a rubric and instructions."""
     submissions = submissions.resolve()
@@ -141,7 +146,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
             "--rubric and --instructions to grade a plain folder."
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise AssignmentError(f"{path}: cannot read it as UTF-8 text ({exc}).") from None
+        raise AssignmentError(
+            f"{path}: cannot read it as UTF-8 text ({exc})."
+        ) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -154,7 +161,9 @@ def _read_text(path: Path, what: str) -> str:
     except FileNotFoundError:
         raise ConfigError(f"{path}: {what} file not found.") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the {what} as UTF-8 text ({exc}).") from None
+        raise ConfigError(
+            f"{path}: cannot read the {what} as UTF-8 text ({exc})."
+        ) from None
     if not text:
         raise ConfigError(f"{path}: the {what} file is empty.")
     return text
@@ -164,7 +173,9 @@ def _instructions(data: dict[str, Any], folder: Path, where: str) -> str:
     inline = data.get("instructions")
     file_name = data.get("instructions_file")
     if inline and file_name:
-        raise AssignmentError(f"{where}: set 'instructions' or 'instructions_file', not both.")
+        raise AssignmentError(
+            f"{where}: set 'instructions' or 'instructions_file', not both."
+        )
     if file_name:
         if not isinstance(file_name, str):
             raise AssignmentError(f"{where}: field 'instructions_file' must be a path.")
@@ -189,7 +200,9 @@ def _source(raw: Any, folder: Path, where: str) -> SourceSpec:
         if not isinstance(recursive, bool):
             raise AssignmentError(f"{where}: field 'recursive' must be true or false.")
         return SourceSpec(kind="drive", drive_folder=folder_ref, recursive=recursive)
-    raise AssignmentError(f"{where}: field 'type' must be 'local' or 'drive', got {kind!r}.")
+    raise AssignmentError(
+        f"{where}: field 'type' must be 'local' or 'drive', got {kind!r}."
+    )
 
 
 def _publish(raw: Any, where: str) -> PublishSpec:
@@ -209,7 +222,9 @@ def _publish(raw: Any, where: str) -> PublishSpec:
         flags[key] = value
     folder = _text(raw, "folder", where)
     if mode == "doc" and not folder:
-        raise AssignmentError(f"{where}: mode 'doc' needs 'folder', the Drive folder for feedback.")
+        raise AssignmentError(
+            f"{where}: mode 'doc' needs 'folder', the Drive folder for feedback."
+        )
     return PublishSpec(mode=mode, drive_folder=folder, **flags)
 
 
@@ -219,7 +234,12 @@ def _require_table(value: Any, name: str, where: str) -> None:
 
 
 def _text(
-    data: dict[str, Any], key: str, where: str, *, required: bool = False, default: str = ""
+    data: dict[str, Any],
+    key: str,
+    where: str,
+    *,
+    required: bool = False,
+    default: str = "",
 ) -> str:
     value = data.get(key)
     if value is None:
@@ -237,5 +257,7 @@ def _text(
 def _int(data: dict[str, Any], key: str, where: str, default: int) -> int:
     value = data.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise AssignmentError(f"{where}: field {key!r} must be a positive whole number.")
+        raise AssignmentError(
+            f"{where}: field {key!r} must be a positive whole number."
+        )
     return value

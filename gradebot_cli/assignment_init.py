@@ -12,7 +12,7 @@ from gradebot_cli.assignment import ASSIGNMENT_FILE, DEFAULT_MODEL, DEFAULT_TONE
 from gradebot_cli.errors import ConfigError
 from gradebot_cli.rubric import load_rubric
 
-STARTER_RUBRIC = '''# A holistic rubric: one criterion with levels. Add [[criteria]] tables for an
+STARTER_RUBRIC = """# A holistic rubric: one criterion with levels. Add [[criteria]] tables for an
 # analytic rubric. Each level needs a label, its points and a descriptor.
 title = "Holistic rubric"
 
@@ -34,7 +34,7 @@ name = "Overall quality"
   label = "Proficient"
   points = 3
   descriptor = "Describe work at this level."
-'''
+"""
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,9 @@ def create_assignment_folder(request: InitRequest) -> list[Path]:
     folder = request.folder
     target = folder / ASSIGNMENT_FILE
     if target.exists() and not request.force:
-        raise ConfigError(f"{target} already exists. Edit it, or pass --force to replace it.")
+        raise ConfigError(
+            f"{target} already exists. Edit it, or pass --force to replace it."
+        )
     if request.rubric is not None:
         load_rubric(request.rubric)
     folder.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass, field
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """State of one submission in an assignment.
 
     ``PENDING`` and ``API_ERROR`` are graded again by the next run; the file
@@ -39,7 +39,13 @@ class Status(str, enum.Enum):
 
 
 FILE_STATUSES = frozenset(
-    {Status.EMPTY, Status.UNREADABLE, Status.TOO_LARGE, Status.BINARY, Status.UNSUPPORTED}
+    {
+        Status.EMPTY,
+        Status.UNREADABLE,
+        Status.TOO_LARGE,
+        Status.BINARY,
+        Status.UNSUPPORTED,
+    }
 )
 
 

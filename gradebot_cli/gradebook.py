@@ -12,8 +12,15 @@ from gradebot_cli.errors import ConfigError
 from gradebot_cli.storage import Store
 
 FIXED_COLUMNS = (
-    "student", "email", "file", "status", "total", "maximum", "needs_review_reason",
-    "model", "graded_at",
+    "student",
+    "email",
+    "file",
+    "status",
+    "total",
+    "maximum",
+    "needs_review_reason",
+    "model",
+    "graded_at",
 )
 
 
@@ -26,13 +33,19 @@ class Gradebook:
 
     @property
     def columns(self) -> list[str]:
-        return [*FIXED_COLUMNS[:6], *(f"points_{c}" for c in self.criteria), *FIXED_COLUMNS[6:]]
+        return [
+            *FIXED_COLUMNS[:6],
+            *(f"points_{c}" for c in self.criteria),
+            *FIXED_COLUMNS[6:],
+        ]
 
 
 def find_assignment(store: Store, assignment_id: str) -> dict[str, Any]:
     rows = store.query("select * from assignments where id = ?", [assignment_id])
     if not rows:
-        known = store.query("select id, title from assignments order by updated_at desc limit 5")
+        known = store.query(
+            "select id, title from assignments order by updated_at desc limit 5"
+        )
         hint = ", ".join(f"{r['id']} ({r['title']})" for r in known) or "none yet"
         raise ConfigError(
             f"No graded assignment with id {assignment_id!r}. Grade it first with "
@@ -66,7 +79,9 @@ def build_gradebook(store: Store, assignment_id: str) -> Gradebook:
     return Gradebook(assignment_id, assignment["title"], criteria, rows)
 
 
-def _row(s: dict[str, Any], criteria: list[str], points: dict[tuple[int, str], float]) -> dict[str, Any]:
+def _row(
+    s: dict[str, Any], criteria: list[str], points: dict[tuple[int, str], float]
+) -> dict[str, Any]:
     graded = s["grade_id"] is not None and s["status"] in ("graded", "needs_review")
     row: dict[str, Any] = {
         "student": s["student"],
@@ -80,7 +95,9 @@ def _row(s: dict[str, Any], criteria: list[str], points: dict[tuple[int, str], f
         "graded_at": s["graded_at"] if graded else "",
     }
     for criterion in criteria:
-        row[f"points_{criterion}"] = points.get((s["grade_id"], criterion)) if graded else None
+        row[f"points_{criterion}"] = (
+            points.get((s["grade_id"], criterion)) if graded else None
+        )
     return row
 
 

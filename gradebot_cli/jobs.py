@@ -85,7 +85,9 @@ def run_assignment(
         report = grade_class(assignment, store, source, prices, options, stop=stop)
     except GradebotError as exc:
         log.error("assignment_failed", extra={"assignment": name, "error": str(exc)})
-        (summary.config_errors if isinstance(exc, ConfigError) else summary.failed).append(name)
+        (
+            summary.config_errors if isinstance(exc, ConfigError) else summary.failed
+        ).append(name)
         return
     summary.assignments += 1
     summary.cost_micro += report.cost_micro
@@ -110,7 +112,9 @@ def run_assignment(
 
 def _record_outcome(name: str, report: RunReport, summary: JobSummary) -> None:
     if report.fatal is not None:
-        log.error("assignment_failed", extra={"assignment": name, "error": str(report.fatal)})
+        log.error(
+            "assignment_failed", extra={"assignment": name, "error": str(report.fatal)}
+        )
         summary.failed.append(name)
     elif report.stopped_by_budget:
         log.warning(
@@ -126,7 +130,9 @@ def _record_outcome(name: str, report: RunReport, summary: JobSummary) -> None:
         summary.failed.append(name)
 
 
-def publish_if_configured(assignment: Assignment, store: Store, stop: threading.Event) -> int:
+def publish_if_configured(
+    assignment: Assignment, store: Store, stop: threading.Event
+) -> int:
     """Publish feedback to Drive when the assignment asks for it; returns the count."""
     if assignment.publish.mode == "none" or stop.is_set():
         return 0
@@ -135,13 +141,20 @@ def publish_if_configured(assignment: Assignment, store: Store, stop: threading.
     try:
         result = publish_assignment(assignment, store, stop=stop)
     except GradebotError as exc:
-        log.error("publish_failed", extra={"assignment": assignment.id, "error": str(exc)})
+        log.error(
+            "publish_failed", extra={"assignment": assignment.id, "error": str(exc)}
+        )
         return 0
     return result.published
 
 
-def run_all(home: Path, store: Store, prices: PriceTable, options: GradeOptions,
-            stop: threading.Event) -> JobSummary:
+def run_all(
+    home: Path,
+    store: Store,
+    prices: PriceTable,
+    options: GradeOptions,
+    stop: threading.Event,
+) -> JobSummary:
     """Grade every configured assignment; the caller holds the run lock."""
     summary = JobSummary()
     folders = discover_assignments(assignments_dir(home))

@@ -75,6 +75,8 @@ def load_prompts(override_dir: Path | None = None) -> PromptSet:
         try:
             templates[name] = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read the prompt template ({exc}).") from None
+            raise ConfigError(
+                f"{path}: cannot read the prompt template ({exc})."
+            ) from None
         sources[name] = path
     return PromptSet(templates, sources)

@@ -81,7 +81,11 @@ class Rubric:
                     "name": c.name,
                     "description": c.description,
                     "levels": [
-                        {"label": lv.label, "points": lv.points, "descriptor": lv.descriptor}
+                        {
+                            "label": lv.label,
+                            "points": lv.points,
+                            "descriptor": lv.descriptor,
+                        }
                         for lv in c.levels
                     ],
                 }
@@ -91,7 +95,10 @@ class Rubric:
 
     def to_text(self) -> str:
         """Render the rubric as plain text for the grading prompt."""
-        lines = [f"Rubric: {self.title}", f"Maximum total: {_num(self.max_points)} points"]
+        lines = [
+            f"Rubric: {self.title}",
+            f"Maximum total: {_num(self.max_points)} points",
+        ]
         for criterion in self.criteria:
             lines.append("")
             lines.append(f"## Criterion `{criterion.id}`: {criterion.name}")
@@ -99,7 +106,7 @@ class Rubric:
                 lines.append(criterion.description)
             for level in criterion.levels:
                 lines.append(
-                    f"- Level \"{level.label}\" ({_num(level.points)} {_points_word(level.points)}): "
+                    f'- Level "{level.label}" ({_num(level.points)} {_points_word(level.points)}): '
                     f"{level.descriptor}"
                 )
         return "\n".join(lines)
@@ -118,7 +125,9 @@ def load_rubric(path: Path) -> Rubric:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise RubricError(f"{path}: rubric file not found. Check the --rubric path.") from None
+        raise RubricError(
+            f"{path}: rubric file not found. Check the --rubric path."
+        ) from None
     except OSError as exc:
         raise RubricError(f"{path}: cannot read the rubric ({exc.strerror}).") from None
     data = _parse(path, raw)
@@ -130,7 +139,9 @@ def _parse(path: Path, raw: bytes) -> dict[str, Any]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise RubricError(f"{path}: the rubric is not UTF-8 text. Save it as UTF-8.") from None
+        raise RubricError(
+            f"{path}: the rubric is not UTF-8 text. Save it as UTF-8."
+        ) from None
     try:
         if suffix == ".toml":
             return tomllib.loads(text)
@@ -202,13 +213,17 @@ def _criterion(item: Any, index: int, source: str) -> Criterion:
 def _level(item: Any, index: int, where: str) -> Level:
     where = f"{where}, level #{index}"
     if not isinstance(item, dict):
-        raise RubricError(f"{where}: must be a table with label, points and descriptor.")
+        raise RubricError(
+            f"{where}: must be a table with label, points and descriptor."
+        )
     label = item.get("label")
     if not isinstance(label, str) or not label.strip():
         raise RubricError(f"{where}: field 'label' must be non-empty text.")
     descriptor = item.get("descriptor")
     if not isinstance(descriptor, str) or not descriptor.strip():
-        raise RubricError(f"{where} ({label!r}): field 'descriptor' must be non-empty text.")
+        raise RubricError(
+            f"{where} ({label!r}): field 'descriptor' must be non-empty text."
+        )
     points = _points(item.get("points"), f"{where} ({label!r})")
     return Level(label.strip(), points, descriptor.strip())
 
@@ -219,9 +234,13 @@ def _points(value: Any, where: str) -> float:
     try:
         number = Decimal(str(value))
     except InvalidOperation:
-        raise RubricError(f"{where}: field 'points' must be a number, got {value!r}.") from None
+        raise RubricError(
+            f"{where}: field 'points' must be a number, got {value!r}."
+        ) from None
     if not number.is_finite() or number < 0:
-        raise RubricError(f"{where}: field 'points' must be zero or more, got {value!r}.")
+        raise RubricError(
+            f"{where}: field 'points' must be zero or more, got {value!r}."
+        )
     return float(number)
 
 

@@ -9,8 +9,15 @@ from gradebot_cli.pricing import format_usd
 from gradebot_cli.storage import Store
 
 PROBLEM_STATUSES = (
-    "truncated", "refused", "malformed", "api_error", "empty", "unreadable",
-    "too_large", "binary", "unsupported",
+    "truncated",
+    "refused",
+    "malformed",
+    "api_error",
+    "empty",
+    "unreadable",
+    "too_large",
+    "binary",
+    "unsupported",
 )
 
 

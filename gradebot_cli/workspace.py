@@ -22,12 +22,15 @@ def resolve_assignment(
     """Load ``target`` as an assignment folder, or as a plain folder of submissions
     when ``rubric`` and ``instructions`` are given."""
     if not target.exists():
-        raise ConfigError(f"{target} does not exist. Give an assignment folder or a folder of submissions.")
+        raise ConfigError(
+            f"{target} does not exist. Give an assignment folder or a folder of submissions."
+        )
     if (target / ASSIGNMENT_FILE).is_file() and rubric is None and instructions is None:
         return load_assignment(target)
     if rubric is None or instructions is None:
         missing = " and ".join(
-            name for name, value in (("--rubric", rubric), ("--instructions", instructions))
+            name
+            for name, value in (("--rubric", rubric), ("--instructions", instructions))
             if value is None
         )
         raise ConfigError(

@@ -57,16 +57,29 @@ def known_grade_responder(asap: AsapClass) -> Any:
 
 
 def grade_args(asap: AsapClass, output: Path, *extra: str) -> list[str]:
-    return ["grade", str(asap.submissions), "--rubric", str(asap.rubric_path),
-            "--instructions", str(asap.instructions_path), "--output", str(output), *extra]
+    return [
+        "grade",
+        str(asap.submissions),
+        "--rubric",
+        str(asap.rubric_path),
+        "--instructions",
+        str(asap.instructions_path),
+        "--output",
+        str(output),
+        *extra,
+    ]
 
 
-def test_class_graded_without_swaps(asap: AsapClass, fake_api: FakeAnthropic, tmp_path: Path) -> None:
+def test_class_graded_without_swaps(
+    asap: AsapClass, fake_api: FakeAnthropic, tmp_path: Path
+) -> None:
     fake_api.responder = known_grade_responder(asap)
     fake_api.latency = 0.05
     output = tmp_path / "feedback"
     runner = CliRunner()
-    result = runner.invoke(cli, grade_args(asap, output, "--concurrency", "8", "--json"))
+    result = runner.invoke(
+        cli, grade_args(asap, output, "--concurrency", "8", "--json")
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["counts"]["graded"] == 30
@@ -86,15 +99,26 @@ def test_class_graded_without_swaps(asap: AsapClass, fake_api: FakeAnthropic, tm
         assert int(row["points_holistic"]) == asap.scores[row["file"]]
 
 
-def test_kill_and_resume(asap: AsapClass, fake_api: FakeAnthropic, tmp_path: Path,
-                         gradebot_home: Path) -> None:
+def test_kill_and_resume(
+    asap: AsapClass, fake_api: FakeAnthropic, tmp_path: Path, gradebot_home: Path
+) -> None:
     fake_api.responder = known_grade_responder(asap)
     fake_api.latency = 0.25
     output = tmp_path / "feedback"
     env = {**os.environ, "GRADEBOT_HOME": str(gradebot_home)}
-    command = [sys.executable, "-m", "gradebot_cli", *grade_args(asap, output, "-c", "4", "-q")]
-    process = subprocess.Popen(command, env=env, cwd=REPO_ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [
+        sys.executable,
+        "-m",
+        "gradebot_cli",
+        *grade_args(asap, output, "-c", "4", "-q"),
+    ]
+    process = subprocess.Popen(
+        command,
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     database = gradebot_home / "gradebot.db"
     finished = wait_for_grades(database, at_least=8, process=process)
     process.send_signal(signal.SIGKILL)
@@ -111,7 +135,9 @@ def test_kill_and_resume(asap: AsapClass, fake_api: FakeAnthropic, tmp_path: Pat
     sent_again = {" ".join(submission_text(r.body).split())[:200] for r in second_run}
     for file_name in graded_before:
         text = (asap.submissions / file_name).read_text(encoding="utf-8")
-        assert " ".join(text.split())[:200] not in sent_again, f"{file_name} was paid for twice"
+        assert " ".join(text.split())[:200] not in sent_again, (
+            f"{file_name} was paid for twice"
+        )
     assert len(sent_again) == 30 - len(graded_before)
     assert len(table) == 30
     with sqlite3.connect(database) as db:
@@ -119,18 +145,24 @@ def test_kill_and_resume(asap: AsapClass, fake_api: FakeAnthropic, tmp_path: Pat
             "select submission_id, count(*) from api_requests where outcome = 'ok' "
             "group by submission_id having count(*) > 1"
         ).fetchall()
-        graded = db.execute("select count(*) from submissions where status = 'graded'").fetchone()
+        graded = db.execute(
+            "select count(*) from submissions where status = 'graded'"
+        ).fetchone()
     assert charges == []
     assert graded[0] == 30
 
 
 def graded_files(database: Path) -> set[str]:
     with sqlite3.connect(database) as db:
-        rows = db.execute("select file_name from submissions where status = 'graded'").fetchall()
+        rows = db.execute(
+            "select file_name from submissions where status = 'graded'"
+        ).fetchall()
     return {row[0] for row in rows}
 
 
-def wait_for_grades(database: Path, *, at_least: int, process: subprocess.Popen[bytes]) -> int:
+def wait_for_grades(
+    database: Path, *, at_least: int, process: subprocess.Popen[bytes]
+) -> int:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert process.poll() is None, "gradebot exited before it could be killed"

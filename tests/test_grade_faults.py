@@ -46,8 +46,12 @@ def fake(fake_api: FakeAnthropic, assignment: Assignment) -> FakeAnthropic:
     return fake_api
 
 
-def grade(assignment: Assignment, store: Store, options: GradeOptions = FAST) -> RunReport:
-    source = LocalFolderSource(assignment.source.path, exclude=assignment.excluded_paths)
+def grade(
+    assignment: Assignment, store: Store, options: GradeOptions = FAST
+) -> RunReport:
+    source = LocalFolderSource(
+        assignment.source.path, exclude=assignment.excluded_paths
+    )
     return grade_class(assignment, store, source, load_price_table(), options)
 
 
@@ -64,10 +68,14 @@ def maya_rows(store: Store) -> list[dict[str, object]]:
 
 
 def maya_id(store: Store) -> int:
-    return int(store.query("select id from submissions where file_name = ?", [MAYA])[0]["id"])
+    return int(
+        store.query("select id from submissions where file_name = ?", [MAYA])[0]["id"]
+    )
 
 
-def test_clean_run_grades_everyone(fake: FakeAnthropic, assignment: Assignment, store: Store) -> None:
+def test_clean_run_grades_everyone(
+    fake: FakeAnthropic, assignment: Assignment, store: Store
+) -> None:
     report = grade(assignment, store)
     assert report.counts()["graded"] == 5
     assert len(ledger(store)) == 5
@@ -85,7 +93,11 @@ def test_clean_run_grades_everyone(fake: FakeAnthropic, assignment: Assignment, 
     ],
 )
 def test_transient_fault_is_retried(
-    fake: FakeAnthropic, assignment: Assignment, store: Store, fault: Fault, error_name: str
+    fake: FakeAnthropic,
+    assignment: Assignment,
+    store: Store,
+    fault: Fault,
+    error_name: str,
 ) -> None:
     fake.queue_fault(fault, match=MAYA_TEXT)
     report = grade(assignment, store)
@@ -95,11 +107,17 @@ def test_transient_fault_is_retried(
     assert rows[0]["retries"] == 1
 
 
-def test_retry_after_is_honoured(fake: FakeAnthropic, assignment: Assignment, store: Store) -> None:
+def test_retry_after_is_honoured(
+    fake: FakeAnthropic, assignment: Assignment, store: Store
+) -> None:
     fake.queue_fault(Fault.rate_limited(retry_after=1), match=MAYA_TEXT)
     report = grade(assignment, store)
     assert outcome(report, MAYA).status is Status.GRADED
-    times = [r.time for r in fake.requests_to("/v1/messages") if MAYA_TEXT in json.dumps(r.body)]
+    times = [
+        r.time
+        for r in fake.requests_to("/v1/messages")
+        if MAYA_TEXT in json.dumps(r.body)
+    ]
     assert len(times) == 2
     assert times[1] - times[0] >= 1.0
 
@@ -114,7 +132,9 @@ def test_slow_answer_times_out_then_retries(
     assert maya_rows(store)[0]["retries"] == 1
 
 
-def test_retries_are_bounded(fake: FakeAnthropic, assignment: Assignment, store: Store) -> None:
+def test_retries_are_bounded(
+    fake: FakeAnthropic, assignment: Assignment, store: Store
+) -> None:
     fake.queue_fault(Fault.server_error(), match=MAYA_TEXT, times=10)
     options = GradeOptions(concurrency=3, max_retries=2, backoff_base_seconds=0.01)
     report = grade(assignment, store, options)
@@ -138,7 +158,9 @@ def test_api_error_is_graded_next_run(
     assert second.counts()["unchanged"] == 4
 
 
-def test_truncated_answer(fake: FakeAnthropic, assignment: Assignment, store: Store) -> None:
+def test_truncated_answer(
+    fake: FakeAnthropic, assignment: Assignment, store: Store
+) -> None:
     fake.queue_fault(Fault.truncated(), match=MAYA_TEXT)
     report = grade(assignment, store)
     result = outcome(report, MAYA)
@@ -157,7 +179,9 @@ def test_refusal(fake: FakeAnthropic, assignment: Assignment, store: Store) -> N
     assert store.submission(maya_id(store)).grade_id is None
 
 
-def test_malformed_then_fixed(fake: FakeAnthropic, assignment: Assignment, store: Store) -> None:
+def test_malformed_then_fixed(
+    fake: FakeAnthropic, assignment: Assignment, store: Store
+) -> None:
     fake.queue_fault(Fault.malformed_json(), match=MAYA_TEXT)
     report = grade(assignment, store)
     assert outcome(report, MAYA).status is Status.GRADED
@@ -165,7 +189,9 @@ def test_malformed_then_fixed(fake: FakeAnthropic, assignment: Assignment, store
     assert [row["outcome"] for row in maya_rows(store)] == ["malformed", "ok"]
 
 
-def test_malformed_twice(fake: FakeAnthropic, assignment: Assignment, store: Store) -> None:
+def test_malformed_twice(
+    fake: FakeAnthropic, assignment: Assignment, store: Store
+) -> None:
     fake.queue_fault(Fault.malformed_json(), match=MAYA_TEXT, times=2)
     report = grade(assignment, store)
     result = outcome(report, MAYA)
@@ -184,12 +210,18 @@ def bad_level_answer(assignment: Assignment) -> str:
 def test_level_outside_rubric_needs_review(
     fake: FakeAnthropic, assignment: Assignment, store: Store
 ) -> None:
-    fake.queue_fault(Fault.answer(bad_level_answer(assignment)), match=MAYA_TEXT, times=2)
+    fake.queue_fault(
+        Fault.answer(bad_level_answer(assignment)), match=MAYA_TEXT, times=2
+    )
     report = grade(assignment, store)
     result = outcome(report, MAYA)
     assert result.status is Status.NEEDS_REVIEW
     assert "'Outstanding' is not in the rubric" in result.reason
-    reask = [r for r in fake.requests_to("/v1/messages") if "could not be accepted" in json.dumps(r.body)]
+    reask = [
+        r
+        for r in fake.requests_to("/v1/messages")
+        if "could not be accepted" in json.dumps(r.body)
+    ]
     assert len(reask) == 1
     assert "Outstanding" in json.dumps(reask[0].body)
 
@@ -198,15 +230,21 @@ def test_invented_quote_fixed_by_reask(
     fake: FakeAnthropic, assignment: Assignment, store: Store
 ) -> None:
     text = (EXAMPLE / "submissions" / MAYA).read_text(encoding="utf-8")
-    invented = grade_answer(assignment.rubric, text, lowest_level, quote="Computers help us learn")
+    invented = grade_answer(
+        assignment.rubric, text, lowest_level, quote="Computers help us learn"
+    )
     fake.queue_fault(Fault.answer(json.dumps(invented)), match=MAYA_TEXT)
     report = grade(assignment, store)
     assert outcome(report, MAYA).status is Status.GRADED
     assert [row["outcome"] for row in maya_rows(store)] == ["invalid", "ok"]
 
 
-def test_wrong_key_stops_run(fake: FakeAnthropic, assignment: Assignment, store: Store,
-                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wrong_key_stops_run(
+    fake: FakeAnthropic,
+    assignment: Assignment,
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-wrong")
     report = grade(assignment, store, GradeOptions(concurrency=1))
     assert isinstance(report.fatal, AuthenticationError)
@@ -216,13 +254,17 @@ def test_wrong_key_stops_run(fake: FakeAnthropic, assignment: Assignment, store:
     assert graded == 0
 
 
-def test_unknown_model_sends_nothing(fake: FakeAnthropic, assignment: Assignment, store: Store) -> None:
+def test_unknown_model_sends_nothing(
+    fake: FakeAnthropic, assignment: Assignment, store: Store
+) -> None:
     with pytest.raises(UnknownModelError, match="claude-imaginary-9"):
         grade(assignment.with_overrides(model="claude-imaginary-9"), store)
     assert fake.count("/v1/messages") == 0
 
 
-def test_thinking_blocks_are_skipped(fake: FakeAnthropic, assignment: Assignment, store: Store) -> None:
+def test_thinking_blocks_are_skipped(
+    fake: FakeAnthropic, assignment: Assignment, store: Store
+) -> None:
     grade(assignment, store)
     bodies = fake.requests_to("/v1/messages")
     assert all("temperature" not in r.body for r in bodies)
@@ -231,21 +273,33 @@ def test_thinking_blocks_are_skipped(fake: FakeAnthropic, assignment: Assignment
     assert all(json.loads(row["answer_json"])["criteria"] for row in answers)
 
 
-def test_system_prompt_is_cached(fake: FakeAnthropic, assignment: Assignment, store: Store) -> None:
+def test_system_prompt_is_cached(
+    fake: FakeAnthropic, assignment: Assignment, store: Store
+) -> None:
     grade(assignment, store, GradeOptions(concurrency=1))
     rows = ledger(store)
     assert rows[0]["cache_write_5m_tokens"] > 0
     assert all(row["cache_read_tokens"] > 0 for row in rows[1:])
 
 
-def test_stop_event_keeps_finished(fake: FakeAnthropic, assignment: Assignment, store: Store) -> None:
+def test_stop_event_keeps_finished(
+    fake: FakeAnthropic, assignment: Assignment, store: Store
+) -> None:
     stop = threading.Event()
-    source = LocalFolderSource(assignment.source.path, exclude=assignment.excluded_paths)
+    source = LocalFolderSource(
+        assignment.source.path, exclude=assignment.excluded_paths
+    )
     fake.latency = 0.3
     timer = threading.Timer(0.45, stop.set)
     timer.start()
-    report = grade_class(assignment, store, source, load_price_table(),
-                         GradeOptions(concurrency=1), stop=stop)
+    report = grade_class(
+        assignment,
+        store,
+        source,
+        load_price_table(),
+        GradeOptions(concurrency=1),
+        stop=stop,
+    )
     timer.cancel()
     graded = [o for o in report.outcomes if o.status is Status.GRADED]
     assert 1 <= len(graded) < 5

@@ -44,7 +44,9 @@ def test_json_rubric_loads(tmp_path: Path) -> None:
 def test_version_changes_with_content(tmp_path: Path) -> None:
     text = (EXAMPLE / "rubric.toml").read_text(encoding="utf-8")
     first = load_rubric(write(tmp_path, text)).version
-    second = load_rubric(write(tmp_path, text.replace("Hard to follow", "Difficult"))).version
+    second = load_rubric(
+        write(tmp_path, text.replace("Hard to follow", "Difficult"))
+    ).version
     assert first != second
     assert first.startswith("2026-12+")
 
@@ -67,16 +69,30 @@ LEVELS = """
         ("title = 'x'\n", "field 'criteria' must be a non-empty list"),
         ("[[criteria]]\nid = 'Bad Id'\n", "field 'id' must be"),
         ("[[criteria]]\nid = 'a'\n", "criterion 'a': field 'levels'"),
-        ("[[criteria]]\nid = 'a'\n" + LEVELS.format(points="'four'"),
-         "criterion 'a', level #2 ('High'): field 'points' must be a number"),
-        ("[[criteria]]\nid = 'a'\n" + LEVELS.format(points="-1"),
-         "field 'points' must be zero or more"),
-        ("[[criteria]]\nid = 'a'\n" + LEVELS.format(points=2).replace("Strong.", ""),
-         "field 'descriptor' must be non-empty"),
-        ("[[criteria]]\nid = 'a'\n" + LEVELS.format(points=2).replace('"High"', '"Low"'),
-         "level label 'Low' is used twice"),
-        ("[[criteria]]\nid = 'a'\n" + LEVELS.format(points=2) + "[[criteria]]\nid = 'a'\n"
-         + LEVELS.format(points=2), "criterion id 'a' is used twice"),
+        (
+            "[[criteria]]\nid = 'a'\n" + LEVELS.format(points="'four'"),
+            "criterion 'a', level #2 ('High'): field 'points' must be a number",
+        ),
+        (
+            "[[criteria]]\nid = 'a'\n" + LEVELS.format(points="-1"),
+            "field 'points' must be zero or more",
+        ),
+        (
+            "[[criteria]]\nid = 'a'\n" + LEVELS.format(points=2).replace("Strong.", ""),
+            "field 'descriptor' must be non-empty",
+        ),
+        (
+            "[[criteria]]\nid = 'a'\n"
+            + LEVELS.format(points=2).replace('"High"', '"Low"'),
+            "level label 'Low' is used twice",
+        ),
+        (
+            "[[criteria]]\nid = 'a'\n"
+            + LEVELS.format(points=2)
+            + "[[criteria]]\nid = 'a'\n"
+            + LEVELS.format(points=2),
+            "criterion id 'a' is used twice",
+        ),
         ("criteria = [", "invalid TOML"),
     ],
 )

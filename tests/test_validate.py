@@ -62,7 +62,10 @@ def test_invented_quote_rejected() -> None:
     data = answer()
     data["criteria"]["reasons"]["evidence"] = ["Computers are great"]  # type: ignore[index]
     result = validate_answer(data, RUBRIC, TEXT, quotes_required=True)
-    assert "evidence not found in the submission: 'Computers are great'" in result.problems[0]
+    assert (
+        "evidence not found in the submission: 'Computers are great'"
+        in result.problems[0]
+    )
 
 
 def test_quote_needed_for_text() -> None:
@@ -116,5 +119,7 @@ def test_array_is_malformed() -> None:
 
 
 def test_empty_feedback_rejected() -> None:
-    result = validate_answer(answer(overall_feedback="  "), RUBRIC, TEXT, quotes_required=True)
+    result = validate_answer(
+        answer(overall_feedback="  "), RUBRIC, TEXT, quotes_required=True
+    )
     assert "'overall_feedback' must be non-empty text" in result.problems

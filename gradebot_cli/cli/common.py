@@ -17,12 +17,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def json_option(func: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")(func)
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print JSON on stdout."
+    )(func)
 
 
 def quiet_option(func: F) -> F:
     return click.option(
-        "-q", "--quiet", is_flag=True, envvar="GRADEBOT_QUIET",
+        "-q",
+        "--quiet",
+        is_flag=True,
+        envvar="GRADEBOT_QUIET",
         help="Print nothing but errors (for cron). Env: GRADEBOT_QUIET.",
     )(func)
 
@@ -35,10 +40,13 @@ def usd_to_micro(value: str | None, option: str) -> int | None:
         amount = Decimal(value.strip().lstrip("$"))
     except InvalidOperation:
         raise click.BadParameter(
-            f"{value!r} is not an amount in US dollars; write it like 2.50.", param_hint=option
+            f"{value!r} is not an amount in US dollars; write it like 2.50.",
+            param_hint=option,
         ) from None
     if not amount.is_finite() or amount < 0:
-        raise click.BadParameter(f"{value!r} must be zero or more dollars.", param_hint=option)
+        raise click.BadParameter(
+            f"{value!r} must be zero or more dollars.", param_hint=option
+        )
     return int(amount * 1_000_000)
 
 
@@ -55,4 +63,6 @@ def stderr_console(quiet: bool = False) -> Any:
 def stdout_console() -> Any:
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
+    return Console(
+        highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120
+    )

@@ -9,13 +9,45 @@ import click
 
 @click.command()
 @click.argument("target", type=click.Path(path_type=Path), required=False)
-@click.option("--assignment", "assignment_id", metavar="ID", help="Assignment id (see `gradebot status`), instead of TARGET.")
-@click.option("--rubric", type=click.Path(path_type=Path), help="The rubric TARGET was graded with, for a folder without assignment.toml.")
-@click.option("--instructions", type=click.Path(path_type=Path), help="The instructions TARGET was graded with, for a folder without assignment.toml.")
-@click.option("-f", "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True, help="Output format.")
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write to this file instead of stdout.")
-def export(target: Path | None, assignment_id: str | None, rubric: Path | None,
-           instructions: Path | None, fmt: str, output: Path | None) -> None:
+@click.option(
+    "--assignment",
+    "assignment_id",
+    metavar="ID",
+    help="Assignment id (see `gradebot status`), instead of TARGET.",
+)
+@click.option(
+    "--rubric",
+    type=click.Path(path_type=Path),
+    help="The rubric TARGET was graded with, for a folder without assignment.toml.",
+)
+@click.option(
+    "--instructions",
+    type=click.Path(path_type=Path),
+    help="The instructions TARGET was graded with, for a folder without assignment.toml.",
+)
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json"]),
+    default="csv",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write to this file instead of stdout.",
+)
+def export(
+    target: Path | None,
+    assignment_id: str | None,
+    rubric: Path | None,
+    instructions: Path | None,
+    fmt: str,
+    output: Path | None,
+) -> None:
     """Write the gradebook of an assignment: student, file, status, total, maximum,
     points per criterion and the needs-review reason."""
     from gradebot_cli.gradebook import build_gradebook, to_csv, to_json
@@ -23,8 +55,9 @@ def export(target: Path | None, assignment_id: str | None, rubric: Path | None,
 
     store = open_store()
     try:
-        ident = resolve_assignment_id(target, assignment_id, rubric=rubric,
-                                      instructions=instructions)
+        ident = resolve_assignment_id(
+            target, assignment_id, rubric=rubric, instructions=instructions
+        )
         book = build_gradebook(store, ident)
     finally:
         store.close()

@@ -14,28 +14,120 @@ from gradebot_cli.cli.common import json_option, quiet_option, usd_to_micro
 
 @click.command()
 @click.argument("target", type=click.Path(path_type=Path))
-@click.option("--rubric", type=click.Path(path_type=Path), help="Rubric file (.toml or .json), for a folder without assignment.toml.")
-@click.option("--instructions", type=click.Path(path_type=Path), help="Text file with the instructions the students were given.")
-@click.option("-m", "--model", envvar="GRADEBOT_MODEL", help="Claude model id. Env: GRADEBOT_MODEL. Default: the assignment's, else claude-sonnet-5-5.")
-@click.option("--max-tokens", type=click.IntRange(min=256), envvar="GRADEBOT_MAX_TOKENS", help="Maximum output tokens per answer, thinking included. Env: GRADEBOT_MAX_TOKENS.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Folder for feedback files. Default: the assignment's output folder.")
-@click.option("--prompts", type=click.Path(path_type=Path), help="Folder of prompt templates that replace the bundled ones.")
-@click.option("-c", "--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, envvar="GRADEBOT_CONCURRENCY", help="Requests in flight at once. Env: GRADEBOT_CONCURRENCY.")
-@click.option("--max-retries", type=click.IntRange(0, 20), default=6, show_default=True, envvar="GRADEBOT_MAX_RETRIES", help="Retries per request after 429, 529, 5xx or a dropped connection. Env: GRADEBOT_MAX_RETRIES.")
-@click.option("--rpm", type=click.IntRange(min=1), envvar="GRADEBOT_RPM", help="Requests per minute to stay under. Default: learned from the API's rate-limit headers. Env: GRADEBOT_RPM.")
-@click.option("--timeout", type=click.FloatRange(min=1), default=300.0, show_default=True, envvar="GRADEBOT_TIMEOUT", help="Seconds to wait for one answer. Env: GRADEBOT_TIMEOUT.")
-@click.option("--max-cost", metavar="USD", envvar="GRADEBOT_MAX_COST", help="Stop starting requests before this run's cost could pass USD dollars. Env: GRADEBOT_MAX_COST.")
-@click.option("--regrade", is_flag=True, help="Grade again even submissions that are unchanged and already graded.")
-@click.option("--limit", type=click.IntRange(min=1), help="Grade at most N submissions in this run.")
-@click.option("--student", "students", multiple=True, metavar="NAME", help="Grade only this student (name, file or e-mail); repeat for several.")
-@click.option("--dry-run", is_flag=True, help="Show what would be sent, send nothing. Needs no API key.")
+@click.option(
+    "--rubric",
+    type=click.Path(path_type=Path),
+    help="Rubric file (.toml or .json), for a folder without assignment.toml.",
+)
+@click.option(
+    "--instructions",
+    type=click.Path(path_type=Path),
+    help="Text file with the instructions the students were given.",
+)
+@click.option(
+    "-m",
+    "--model",
+    envvar="GRADEBOT_MODEL",
+    help="Claude model id. Env: GRADEBOT_MODEL. Default: the assignment's, else claude-sonnet-5-5.",
+)
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=256),
+    envvar="GRADEBOT_MAX_TOKENS",
+    help="Maximum output tokens per answer, thinking included. Env: GRADEBOT_MAX_TOKENS.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Folder for feedback files. Default: the assignment's output folder.",
+)
+@click.option(
+    "--prompts",
+    type=click.Path(path_type=Path),
+    help="Folder of prompt templates that replace the bundled ones.",
+)
+@click.option(
+    "-c",
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    envvar="GRADEBOT_CONCURRENCY",
+    help="Requests in flight at once. Env: GRADEBOT_CONCURRENCY.",
+)
+@click.option(
+    "--max-retries",
+    type=click.IntRange(0, 20),
+    default=6,
+    show_default=True,
+    envvar="GRADEBOT_MAX_RETRIES",
+    help="Retries per request after 429, 529, 5xx or a dropped connection. Env: GRADEBOT_MAX_RETRIES.",
+)
+@click.option(
+    "--rpm",
+    type=click.IntRange(min=1),
+    envvar="GRADEBOT_RPM",
+    help="Requests per minute to stay under. Default: learned from the API's rate-limit headers. Env: GRADEBOT_RPM.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=300.0,
+    show_default=True,
+    envvar="GRADEBOT_TIMEOUT",
+    help="Seconds to wait for one answer. Env: GRADEBOT_TIMEOUT.",
+)
+@click.option(
+    "--max-cost",
+    metavar="USD",
+    envvar="GRADEBOT_MAX_COST",
+    help="Stop starting requests before this run's cost could pass USD dollars. Env: GRADEBOT_MAX_COST.",
+)
+@click.option(
+    "--regrade",
+    is_flag=True,
+    help="Grade again even submissions that are unchanged and already graded.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help="Grade at most N submissions in this run.",
+)
+@click.option(
+    "--student",
+    "students",
+    multiple=True,
+    metavar="NAME",
+    help="Grade only this student (name, file or e-mail); repeat for several.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show what would be sent, send nothing. Needs no API key.",
+)
 @json_option
 @quiet_option
-def grade(target: Path, rubric: Path | None, instructions: Path | None, model: str | None,
-          max_tokens: int | None, output: Path | None, prompts: Path | None,
-          concurrency: int, max_retries: int, rpm: int | None, timeout: float,
-          max_cost: str | None, regrade: bool, limit: int | None, students: tuple[str, ...],
-          dry_run: bool, as_json: bool, quiet: bool) -> None:
+def grade(
+    target: Path,
+    rubric: Path | None,
+    instructions: Path | None,
+    model: str | None,
+    max_tokens: int | None,
+    output: Path | None,
+    prompts: Path | None,
+    concurrency: int,
+    max_retries: int,
+    rpm: int | None,
+    timeout: float,
+    max_cost: str | None,
+    regrade: bool,
+    limit: int | None,
+    students: tuple[str, ...],
+    dry_run: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
     """Grade the submissions in TARGET against the rubric with Claude.
 
     TARGET is an assignment folder (with assignment.toml) or a folder of
@@ -50,9 +142,14 @@ def grade(target: Path, rubric: Path | None, instructions: Path | None, model: s
         model=model, max_tokens=max_tokens, output_dir=output, prompts_dir=prompts
     )
     options = GradeOptions(
-        regrade=regrade, limit=limit, students=students, dry_run=dry_run,
-        concurrency=concurrency, max_retries=max_retries,
-        max_cost_micro=usd_to_micro(max_cost, "--max-cost"), rpm=rpm,
+        regrade=regrade,
+        limit=limit,
+        students=students,
+        dry_run=dry_run,
+        concurrency=concurrency,
+        max_retries=max_retries,
+        max_cost_micro=usd_to_micro(max_cost, "--max-cost"),
+        rpm=rpm,
         timeout_seconds=timeout,
     )
     store = open_store()
@@ -66,8 +163,15 @@ def grade(target: Path, rubric: Path | None, instructions: Path | None, model: s
         store.close()
 
 
-def _grade(assignment: Any, store: Any, source: Any, options: Any, *, as_json: bool,
-           quiet: bool) -> None:
+def _grade(
+    assignment: Any,
+    store: Any,
+    source: Any,
+    options: Any,
+    *,
+    as_json: bool,
+    quiet: bool,
+) -> None:
     from gradebot_cli.cli.common import stderr_console
     from gradebot_cli.cli.progress import RichProgress
     from gradebot_cli.cli.report import exit_for, print_outcomes, summary_line
@@ -80,8 +184,9 @@ def _grade(assignment: Any, store: Any, source: Any, options: Any, *, as_json: b
     progress = None if quiet else RichProgress(console, assignment.title)
     stop = threading.Event()
     with _stop_on_signals(stop, console):
-        report = grade_class(assignment, store, source, prices, options,
-                             progress=progress, stop=stop)
+        report = grade_class(
+            assignment, store, source, prices, options, progress=progress, stop=stop
+        )
     if as_json:
         from gradebot_cli.cli.common import print_json
         from gradebot_cli.cli.report import report_json
@@ -93,7 +198,9 @@ def _grade(assignment: Any, store: Any, source: Any, options: Any, *, as_json: b
     exit_for(report)
 
 
-def _dry_run(assignment: Any, store: Any, source: Any, options: Any, as_json: bool) -> None:
+def _dry_run(
+    assignment: Any, store: Any, source: Any, options: Any, as_json: bool
+) -> None:
     from gradebot_cli.cli.report import print_dry_run
     from gradebot_cli.grading.service import plan_dry_run
 

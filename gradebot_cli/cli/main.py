@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import sys
 from typing import Any
 
 import click
@@ -69,7 +68,9 @@ class ErrorBoundary(LazyGroup):
             ctx.exit(exc.exit_code)
 
 
-@click.group(cls=ErrorBoundary, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=ErrorBoundary, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.version_option(__version__, prog_name="gradebot")
 def cli() -> None:
     """Grade student work against a rubric with Claude.
@@ -85,4 +86,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -38,7 +38,9 @@ class RichProgress:
         if total == 0:
             return
         self.progress.start()
-        self.task_id = self.progress.add_task(self.label, total=total, cost=format_usd(0))
+        self.task_id = self.progress.add_task(
+            self.label, total=total, cost=format_usd(0)
+        )
 
     def advance(self, outcome: Outcome, spent_micro: int) -> None:
         if self.task_id is None:

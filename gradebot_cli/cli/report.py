@@ -17,8 +17,9 @@ INTERRUPTED_EXIT = 130
 def _score(total: float | None, maximum: float | None) -> str:
     if total is None:
         return ""
-    fmt = (lambda v: f"{v:g}")
-    return f"{fmt(total)}/{fmt(maximum)}" if maximum is not None else fmt(total)
+    if maximum is None:
+        return f"{total:g}"
+    return f"{total:g}/{maximum:g}"
 
 
 def print_outcomes(report: RunReport) -> None:
@@ -33,8 +34,13 @@ def print_outcomes(report: RunReport) -> None:
         status = outcome.status.value.replace("_", " ")
         if outcome.unchanged:
             status += " (unchanged)"
-        table.add_row(outcome.student, outcome.file_name, status,
-                      _score(outcome.total, outcome.maximum), outcome.reason)
+        table.add_row(
+            outcome.student,
+            outcome.file_name,
+            status,
+            _score(outcome.total, outcome.maximum),
+            outcome.reason,
+        )
     stdout_console().print(table)
 
 
@@ -59,7 +65,9 @@ def report_json(assignment: Any, report: RunReport) -> dict[str, Any]:
                 "reason": o.reason,
                 "cost_micro": o.cost_micro,
             }
-            for o in sorted(report.outcomes, key=lambda o: (o.student.casefold(), o.key))
+            for o in sorted(
+                report.outcomes, key=lambda o: (o.student.casefold(), o.key)
+            )
         ],
     }
 
@@ -75,7 +83,9 @@ def summary_line(store: Any, report: RunReport) -> str:
     )
     row = rows[0]
     graded = sum(1 for o in report.outcomes if not o.unchanged and o.total is not None)
-    per = f", {format_usd(row['cost'] // graded)} per graded submission" if graded else ""
+    per = (
+        f", {format_usd(row['cost'] // graded)} per graded submission" if graded else ""
+    )
     return (
         f"{counts_line(report.counts())}. Cost {format_usd(row['cost'])} for "
         f"{row['requests']} requests{per} (tokens: {row['input']:,} input, "
@@ -99,9 +109,13 @@ def exit_for(report: RunReport) -> None:
             "run the same command again (with a higher --max-cost) to continue."
         )
     if report.interrupted:
-        click.echo("Stopped before the class was finished; run again to continue.", err=True)
+        click.echo(
+            "Stopped before the class was finished; run again to continue.", err=True
+        )
         sys.exit(INTERRUPTED_EXIT)
-    failed = [o for o in report.outcomes if o.status.value == "api_error" and not o.unchanged]
+    failed = [
+        o for o in report.outcomes if o.status.value == "api_error" and not o.unchanged
+    ]
     if failed:
         raise ApiError(
             f"{len(failed)} submissions failed with API errors (first: {failed[0].student}: "
@@ -114,18 +128,31 @@ def print_dry_run(plan: Any, *, as_json: bool) -> None:
     from gradebot_cli.grading.request import describe_request
 
     items = [
-        {"student": item.student, "file": item.file_name, "key": item.key,
-         "estimated_input_tokens": tokens}
+        {
+            "student": item.student,
+            "file": item.file_name,
+            "key": item.key,
+            "estimated_input_tokens": tokens,
+        }
         for item, tokens in zip(plan.items, plan.estimated_input_tokens, strict=True)
     ]
     if as_json:
-        print_json({"would_grade": items, "unchanged": len(plan.unchanged),
-                    "first_request": plan.first_request})
+        print_json(
+            {
+                "would_grade": items,
+                "unchanged": len(plan.unchanged),
+                "first_request": plan.first_request,
+            }
+        )
         return
-    click.echo(f"Would grade {len(items)} submissions ({len(plan.unchanged)} unchanged, skipped):")
+    click.echo(
+        f"Would grade {len(items)} submissions ({len(plan.unchanged)} unchanged, skipped):"
+    )
     for entry in items:
-        click.echo(f"  {entry['student']} ({entry['file']}): about "
-                   f"{entry['estimated_input_tokens']:,} input tokens")
+        click.echo(
+            f"  {entry['student']} ({entry['file']}): about "
+            f"{entry['estimated_input_tokens']:,} input tokens"
+        )
     if plan.first_request is not None:
         click.echo("\nFirst request (nothing was sent):")
         click.echo(describe_request(plan.first_request))

@@ -11,13 +11,49 @@ import click
 
 
 @click.command()
-@click.option("-c", "--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, envvar="GRADEBOT_CONCURRENCY", help="Requests in flight at once. Env: GRADEBOT_CONCURRENCY.")
-@click.option("--max-cost", metavar="USD", envvar="GRADEBOT_MAX_COST", help="Per assignment: stop starting requests before the cost could pass USD dollars. Env: GRADEBOT_MAX_COST.")
-@click.option("--rpm", type=click.IntRange(min=1), envvar="GRADEBOT_RPM", help="Requests per minute to stay under. Env: GRADEBOT_RPM.")
-@click.option("--log-format", type=click.Choice(["json", "text"]), default="json", show_default=True, envvar="GRADEBOT_LOG_FORMAT", help="JSON lines on stdout, or text on stderr. Env: GRADEBOT_LOG_FORMAT.")
-@click.option("--log-level", default="info", show_default=True, envvar="GRADEBOT_LOG_LEVEL", help="debug, info, warning or error. Env: GRADEBOT_LOG_LEVEL.")
-def run(concurrency: int, max_cost: str | None, rpm: int | None, log_format: str,
-        log_level: str) -> None:
+@click.option(
+    "-c",
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    envvar="GRADEBOT_CONCURRENCY",
+    help="Requests in flight at once. Env: GRADEBOT_CONCURRENCY.",
+)
+@click.option(
+    "--max-cost",
+    metavar="USD",
+    envvar="GRADEBOT_MAX_COST",
+    help="Per assignment: stop starting requests before the cost could pass USD dollars. Env: GRADEBOT_MAX_COST.",
+)
+@click.option(
+    "--rpm",
+    type=click.IntRange(min=1),
+    envvar="GRADEBOT_RPM",
+    help="Requests per minute to stay under. Env: GRADEBOT_RPM.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["json", "text"]),
+    default="json",
+    show_default=True,
+    envvar="GRADEBOT_LOG_FORMAT",
+    help="JSON lines on stdout, or text on stderr. Env: GRADEBOT_LOG_FORMAT.",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    envvar="GRADEBOT_LOG_LEVEL",
+    help="debug, info, warning or error. Env: GRADEBOT_LOG_LEVEL.",
+)
+def run(
+    concurrency: int,
+    max_cost: str | None,
+    rpm: int | None,
+    log_format: str,
+    log_level: str,
+) -> None:
     """Grade and publish every assignment in $GRADEBOT_HOME/assignments, once.
 
     Holds the run lock, so two runs never overlap (also across two containers
@@ -36,16 +72,20 @@ def run(concurrency: int, max_cost: str | None, rpm: int | None, log_format: str
 
     configure_logging(log_format == "json", log_level)
     home = gradebot_home()
-    options = GradeOptions(concurrency=concurrency, rpm=rpm,
-                           max_cost_micro=usd_to_micro(max_cost, "--max-cost"))
+    options = GradeOptions(
+        concurrency=concurrency,
+        rpm=rpm,
+        max_cost_micro=usd_to_micro(max_cost, "--max-cost"),
+    )
     stop = threading.Event()
     previous = _install_stop_handler(stop)
     try:
         with run_lock(home):
             store = open_store()
             try:
-                summary = run_all(home, store, load_price_table(home / "prices.toml"),
-                                  options, stop)
+                summary = run_all(
+                    home, store, load_price_table(home / "prices.toml"), options, stop
+                )
             finally:
                 store.close()
     finally:

@@ -11,7 +11,12 @@ from gradebot_cli.cli.common import json_option, print_json
 
 @click.command()
 @click.argument("target", type=click.Path(path_type=Path), required=False)
-@click.option("--assignment", "assignment_id", metavar="ID", help="Assignment id, instead of TARGET.")
+@click.option(
+    "--assignment",
+    "assignment_id",
+    metavar="ID",
+    help="Assignment id, instead of TARGET.",
+)
 @json_option
 def status(target: Path | None, assignment_id: str | None, as_json: bool) -> None:
     """List graded assignments, or the submissions of one assignment with their status."""
@@ -20,9 +25,18 @@ def status(target: Path | None, assignment_id: str | None, as_json: bool) -> Non
 
     store = open_store()
     try:
+        columns: tuple[str, ...]
         if target is None and assignment_id is None:
             rows = assignment_summaries(store)
-            columns = ("id", "title", "submissions", "graded", "needs_review", "problems", "cost")
+            columns = (
+                "id",
+                "title",
+                "submissions",
+                "graded",
+                "needs_review",
+                "problems",
+                "cost",
+            )
         else:
             ident = resolve_assignment_id(target, assignment_id)
             rows = submission_statuses(store, ident)

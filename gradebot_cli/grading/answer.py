@@ -17,7 +17,7 @@ from gradebot_cli.grading.validate import MalformedAnswer, parse_answer, validat
 from gradebot_cli.rubric import Rubric
 
 
-class AnswerKind(str, enum.Enum):
+class AnswerKind(enum.StrEnum):
     OK = "ok"
     INVALID = "invalid"
     MALFORMED = "malformed"
@@ -40,12 +40,19 @@ class Answer:
 
 
 def answer_text(message: Any) -> str:
-    parts = [block.text for block in message.content if getattr(block, "type", "") == "text"]
+    parts = [
+        block.text for block in message.content if getattr(block, "type", "") == "text"
+    ]
     return "".join(parts).strip()
 
 
 def read_answer(
-    message: Any, rubric: Rubric, submission_text: str, *, max_tokens: int, quotes_required: bool
+    message: Any,
+    rubric: Rubric,
+    submission_text: str,
+    *,
+    max_tokens: int,
+    quotes_required: bool,
 ) -> Answer:
     """Classify a response and, for a complete answer, validate it."""
     text = answer_text(message)
@@ -65,10 +72,14 @@ def read_answer(
         data = parse_answer(text)
     except MalformedAnswer as exc:
         return Answer(AnswerKind.MALFORMED, text, problems=(str(exc),), reason=str(exc))
-    checked = validate_answer(data, rubric, submission_text, quotes_required=quotes_required)
+    checked = validate_answer(
+        data, rubric, submission_text, quotes_required=quotes_required
+    )
     if checked.grade is None:
         reason = "; ".join(checked.problems)
-        return Answer(AnswerKind.MALFORMED, text, problems=checked.problems, reason=reason)
+        return Answer(
+            AnswerKind.MALFORMED, text, problems=checked.problems, reason=reason
+        )
     if checked.problems:
         return Answer(
             AnswerKind.INVALID,

@@ -103,8 +103,9 @@ def retry_after_seconds(headers: Any) -> float | None:
 
 def backoff_seconds(attempt: int, base: float = BACKOFF_BASE_SECONDS) -> float:
     """Exponential backoff with equal jitter: half fixed, half random."""
-    ceiling = min(BACKOFF_CAP_SECONDS, base * 2**attempt)
-    return ceiling / 2 + random.uniform(0, ceiling / 2)
+    ceiling = min(BACKOFF_CAP_SECONDS, base * 2.0**attempt)
+    jitter: float = random.uniform(0, ceiling / 2)
+    return ceiling / 2 + jitter
 
 
 class Caller:
@@ -167,7 +168,9 @@ class Caller:
             if self.stop.wait(delay):
                 return _result(None, headers, error, started, request_id, retries)
 
-    def _retry_delay(self, status: int, headers: dict[str, str], retries: int) -> float | None:
+    def _retry_delay(
+        self, status: int, headers: dict[str, str], retries: int
+    ) -> float | None:
         if status not in RETRYABLE_STATUS or retries >= self.max_retries:
             return None
         if headers.get("x-should-retry") == "false":
@@ -187,8 +190,12 @@ def is_stopped(error: Exception | None) -> bool:
 
 
 def _result(
-    raw: Any, headers: dict[str, str], error: Exception | None, started: float,
-    request_id: str, retries: int,
+    raw: Any,
+    headers: dict[str, str],
+    error: Exception | None,
+    started: float,
+    request_id: str,
+    retries: int,
 ) -> CallResult:
     latency = int((time.monotonic() - started) * 1000)
     return CallResult(raw, headers, error, latency, request_id, retries)

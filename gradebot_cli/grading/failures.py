@@ -19,7 +19,9 @@ def _api_message(exc: Exception) -> str:
     return str(exc)
 
 
-def classify_failure(exc: Exception, model: str) -> tuple[str, errors.GradebotError | None]:
+def classify_failure(
+    exc: Exception, model: str
+) -> tuple[str, errors.GradebotError | None]:
     """Return a one-line reason for the submission, and the error that stops the
     whole run (``None`` when other submissions may still succeed)."""
     import anthropic
@@ -58,7 +60,9 @@ def _transient_reason(exc: Exception, detail: str) -> str:
     if isinstance(exc, anthropic.OverloadedError):
         return "the API stayed overloaded (529) after retries; run again later"
     if isinstance(exc, anthropic.RateLimitError):
-        return "rate limited (429) after retries; lower --concurrency or run again later"
+        return (
+            "rate limited (429) after retries; lower --concurrency or run again later"
+        )
     if isinstance(exc, anthropic.APITimeoutError):
         return "the request timed out after retries; run again later"
     if isinstance(exc, anthropic.APIConnectionError):

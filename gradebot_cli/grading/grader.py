@@ -96,33 +96,67 @@ class SubmissionGrader:
         known = self.known.get(item.key)
         content_hash = known.content_hash if known else ""
         submission_id = self.store.upsert_submission(
-            self.assignment.id, item, content_hash=content_hash, status=status, reason=reason
+            self.assignment.id,
+            item,
+            content_hash=content_hash,
+            status=status,
+            reason=reason,
         )
-        return Outcome(item.key, item.student, item.file_name, status, reason,
-                       submission_id=submission_id)
+        return Outcome(
+            item.key,
+            item.student,
+            item.file_name,
+            status,
+            reason,
+            submission_id=submission_id,
+        )
 
     def _grade(self, item: SourceItem) -> Outcome:
         if self.stop.is_set():
-            return Outcome(item.key, item.student, item.file_name, Status.PENDING, "not started")
+            return Outcome(
+                item.key, item.student, item.file_name, Status.PENDING, "not started"
+            )
         loaded = self.source.load(item)
         known = self.known.get(item.key)
         if self._unchanged(known, loaded):
             assert known is not None
             self.store.upsert_submission(
-                self.assignment.id, item, content_hash=loaded.content_hash,
-                status=known.status, reason=known.reason,
+                self.assignment.id,
+                item,
+                content_hash=loaded.content_hash,
+                status=known.status,
+                reason=known.reason,
             )
-            return Outcome(item.key, item.student, item.file_name, known.status, known.reason,
-                           submission_id=known.id, unchanged=True)
+            return Outcome(
+                item.key,
+                item.student,
+                item.file_name,
+                known.status,
+                known.reason,
+                submission_id=known.id,
+                unchanged=True,
+            )
         if loaded.status is not None:
             submission_id = self.store.upsert_submission(
-                self.assignment.id, item, content_hash=loaded.content_hash,
-                status=loaded.status, reason=loaded.reason,
+                self.assignment.id,
+                item,
+                content_hash=loaded.content_hash,
+                status=loaded.status,
+                reason=loaded.reason,
             )
-            return Outcome(item.key, item.student, item.file_name, loaded.status,
-                           loaded.reason, submission_id=submission_id)
+            return Outcome(
+                item.key,
+                item.student,
+                item.file_name,
+                loaded.status,
+                loaded.reason,
+                submission_id=submission_id,
+            )
         submission_id = self.store.upsert_submission(
-            self.assignment.id, item, content_hash=loaded.content_hash, status=Status.PENDING
+            self.assignment.id,
+            item,
+            content_hash=loaded.content_hash,
+            status=Status.PENDING,
         )
         return self._request_grade(loaded, submission_id)
 
@@ -135,12 +169,17 @@ class SubmissionGrader:
         )
 
     def _request_grade(self, loaded: LoadedSubmission, submission_id: int) -> Outcome:
-        item = loaded.item
         first = self._attempt(loaded, submission_id, "grade")
         attempts = [first]
-        if first.answer is not None and first.answer.retryable and not self.stop.is_set():
+        if (
+            first.answer is not None
+            and first.answer.retryable
+            and not self.stop.is_set()
+        ):
             retry = self._attempt(
-                loaded, submission_id, "reask",
+                loaded,
+                submission_id,
+                "reask",
                 retry_errors="\n".join(f"- {p}" for p in first.answer.problems),
                 previous=first.answer.text,
             )
@@ -148,16 +187,30 @@ class SubmissionGrader:
         spent = sum(a.cost_micro for a in attempts)
         final = attempts[-1]
         if final.answer is None:
-            return self._record_failure(loaded, submission_id, final.result, spent, len(attempts))
-        return self.save_answer(loaded, submission_id, final.answer, spent, len(attempts))
+            return self._record_failure(
+                loaded, submission_id, final.result, spent, len(attempts)
+            )
+        return self.save_answer(
+            loaded, submission_id, final.answer, spent, len(attempts)
+        )
 
-    def _attempt(self, loaded: LoadedSubmission, submission_id: int, kind: str,
-                 retry_errors: str = "", previous: str = "") -> Attempt:
-        params = self.builder.build(loaded, retry_errors=retry_errors, previous=previous)
+    def _attempt(
+        self,
+        loaded: LoadedSubmission,
+        submission_id: int,
+        kind: str,
+        retry_errors: str = "",
+        previous: str = "",
+    ) -> Attempt:
+        params = self.builder.build(
+            loaded, retry_errors=retry_errors, previous=previous
+        )
         estimated_input = estimate_request_input_tokens(params)
         estimate = cost_micro(
             self.price,
-            TokenUsage(input_tokens=estimated_input, output_tokens=self.expected_output_tokens),
+            TokenUsage(
+                input_tokens=estimated_input, output_tokens=self.expected_output_tokens
+            ),
         )
         reservation = self.budget.reserve(estimate)
         if reservation is None:
@@ -174,11 +227,17 @@ class SubmissionGrader:
             self.budget.settle(reservation, 0)
             return Attempt(None, result, 0)
         message = result.response.parse() if result.response is not None else None
-        usage = TokenUsage.from_usage(message.usage) if message is not None else TokenUsage()
+        usage = (
+            TokenUsage.from_usage(message.usage)
+            if message is not None
+            else TokenUsage()
+        )
         answer = None
         if message is not None:
             answer = read_answer(
-                message, self.assignment.rubric, loaded.text,
+                message,
+                self.assignment.rubric,
+                loaded.text,
                 max_tokens=self.assignment.max_tokens,
                 quotes_required=bool(loaded.text.strip()) and not loaded.has_binary,
             )
@@ -211,8 +270,14 @@ class SubmissionGrader:
                 self.fatal = fatal
         self.stop.set()
 
-    def _record_failure(self, loaded: LoadedSubmission, submission_id: int,
-                        result: CallResult, spent: int, requests: int) -> Outcome:
+    def _record_failure(
+        self,
+        loaded: LoadedSubmission,
+        submission_id: int,
+        result: CallResult,
+        spent: int,
+        requests: int,
+    ) -> Outcome:
         item = loaded.item
         if isinstance(result.error, _BudgetStop) or is_stopped(result.error):
             status, reason = Status.PENDING, "not graded: the run was stopped first"
@@ -221,11 +286,25 @@ class SubmissionGrader:
             status = Status.API_ERROR
             reason, _ = classify_failure(result.error, self.assignment.model)
         self.store.set_status(submission_id, status, reason)
-        return Outcome(item.key, item.student, item.file_name, status, reason,
-                       cost_micro=spent, submission_id=submission_id, requests=requests)
+        return Outcome(
+            item.key,
+            item.student,
+            item.file_name,
+            status,
+            reason,
+            cost_micro=spent,
+            submission_id=submission_id,
+            requests=requests,
+        )
 
-    def save_answer(self, loaded: LoadedSubmission, submission_id: int, answer: Answer,
-              spent: int, requests: int) -> Outcome:
+    def save_answer(
+        self,
+        loaded: LoadedSubmission,
+        submission_id: int,
+        answer: Answer,
+        spent: int,
+        requests: int,
+    ) -> Outcome:
         item = loaded.item
         status = ANSWER_STATUS[answer.kind]
         # A folder submission may have graded its good files and skipped others;
@@ -233,8 +312,16 @@ class SubmissionGrader:
         reason = "; ".join(part for part in (answer.reason, loaded.reason) if part)
         if answer.grade is None:
             self.store.set_status(submission_id, status, reason)
-            return Outcome(item.key, item.student, item.file_name, status, reason,
-                           cost_micro=spent, submission_id=submission_id, requests=requests)
+            return Outcome(
+                item.key,
+                item.student,
+                item.file_name,
+                status,
+                reason,
+                cost_micro=spent,
+                submission_id=submission_id,
+                requests=requests,
+            )
         meta = GradeMeta(
             model=self.assignment.model,
             prompt_version=self.builder.prompts.version,
@@ -242,10 +329,21 @@ class SubmissionGrader:
             answer_json=answer.text,
             review_reason=reason,
         )
-        self.store.save_grade(submission_id, loaded.content_hash, answer.grade, meta, status)
-        return Outcome(item.key, item.student, item.file_name, status, reason,
-                       total=answer.grade.total, maximum=self.assignment.rubric.max_points,
-                       cost_micro=spent, submission_id=submission_id, requests=requests)
+        self.store.save_grade(
+            submission_id, loaded.content_hash, answer.grade, meta, status
+        )
+        return Outcome(
+            item.key,
+            item.student,
+            item.file_name,
+            status,
+            reason,
+            total=answer.grade.total,
+            maximum=self.assignment.rubric.max_points,
+            cost_micro=spent,
+            submission_id=submission_id,
+            requests=requests,
+        )
 
 
 class _BudgetStop(Exception):

@@ -48,18 +48,26 @@ class RequestBuilder:
         return cls(assignment, prompts, system_text, grade_schema(assignment.rubric))
 
     def build(
-        self, submission: LoadedSubmission, *, retry_errors: str = "", previous: str = ""
+        self,
+        submission: LoadedSubmission,
+        *,
+        retry_errors: str = "",
+        previous: str = "",
     ) -> dict[str, Any]:
         """Return the keyword arguments for ``client.messages.create``."""
         content: list[dict[str, Any]] = [
-            _binary_block(part) for part in submission.parts if isinstance(part, BinaryPart)
+            _binary_block(part)
+            for part in submission.parts
+            if isinstance(part, BinaryPart)
         ]
         text = submission.text or "(No text: the work is in the attached file.)"
         content.append(
             {
                 "type": "text",
                 "text": self.prompts.render(
-                    "submission.md", file_name=submission.item.file_name, submission=text
+                    "submission.md",
+                    file_name=submission.item.file_name,
+                    submission=text,
                 ),
             }
         )

@@ -15,11 +15,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from gradebot_cli.assignment import Assignment
 from gradebot_cli.domain import SourceItem, Status
 from gradebot_cli.errors import GradebotError
-from gradebot_cli.sources import Source
-from gradebot_cli.storage import Store
 from gradebot_cli.storage.store import SubmissionRow
 
 
@@ -170,7 +167,9 @@ def run_parallel(
     pending: set[Future[Outcome]] = set()
     queue = iter(items)
     not_started: list[SourceItem] = []
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="grade") as pool:
+    with ThreadPoolExecutor(
+        max_workers=concurrency, thread_name_prefix="grade"
+    ) as pool:
         for item in queue:
             if stop.is_set():
                 not_started.append(item)
@@ -192,10 +191,17 @@ def _collect(done: set[Future[Outcome]], on_done: Callable[[Outcome], None]) -> 
 
 
 def counts_line(counts: dict[str, Any]) -> str:
-    parts = [f"{value} {key.replace('_', ' ')}" for key, value in sorted(counts.items()) if value]
+    parts = [
+        f"{value} {key.replace('_', ' ')}"
+        for key, value in sorted(counts.items())
+        if value
+    ]
     return ", ".join(parts) or "nothing to do"
 
 
 def grade_written(outcome: Outcome) -> bool:
     """True when this run stored a grade for the outcome's submission."""
-    return not outcome.unchanged and outcome.status in (Status.GRADED, Status.NEEDS_REVIEW)
+    return not outcome.unchanged and outcome.status in (
+        Status.GRADED,
+        Status.NEEDS_REVIEW,
+    )

@@ -26,7 +26,10 @@ def _criterion_schema(criterion: Criterion) -> dict[str, Any]:
                 "items": {"type": "string"},
             },
             "rationale": {"type": "string"},
-            "level": {"type": "string", "enum": [level.label for level in criterion.levels]},
+            "level": {
+                "type": "string",
+                "enum": [level.label for level in criterion.levels],
+            },
             "points": {"type": "number", "enum": [_json_number(p) for p in points]},
         },
         "required": ["evidence", "rationale", "level", "points"],

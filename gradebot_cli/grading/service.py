@@ -124,7 +124,9 @@ def grade_class(
         require_api_key()
         client = _make_client(options)
     try:
-        return _run(assignment, store, source, price, builder, options, progress, stop, client)
+        return _run(
+            assignment, store, source, price, builder, options, progress, stop, client
+        )
     finally:
         if owns_client:
             client.close()
@@ -145,19 +147,32 @@ def _run(
     known = store.submissions(assignment.id)
     todo, unchanged = select_items(source.list_items(), known, options)
     run_id = store.start_run(assignment.id, "grade")
-    report = RunReport(run_id=run_id, assignment_id=assignment.id, outcomes=list(unchanged))
+    report = RunReport(
+        run_id=run_id, assignment_id=assignment.id, outcomes=list(unchanged)
+    )
     budget = Budget(options.max_cost_micro)
     caller = Caller(
         RateGate(options.rpm),
         max_retries=options.max_retries,
         stop=stop,
-        on_retry=lambda kind, delay: progress.message(f"retrying after {kind} in {delay:.1f}s"),
+        on_retry=lambda kind, delay: progress.message(
+            f"retrying after {kind} in {delay:.1f}s"
+        ),
         backoff_base=options.backoff_base_seconds,
     )
     grader = SubmissionGrader(
-        assignment=assignment, store=store, source=source, builder=builder,
-        caller=caller, client=client, price=price, budget=budget, run_id=run_id,
-        known=known, regrade=options.regrade, stop=stop,
+        assignment=assignment,
+        store=store,
+        source=source,
+        builder=builder,
+        caller=caller,
+        client=client,
+        price=price,
+        budget=budget,
+        run_id=run_id,
+        known=known,
+        regrade=options.regrade,
+        stop=stop,
         timeout_seconds=options.timeout_seconds,
         expected_output_tokens=expected_output_tokens(store, assignment.model),
     )
@@ -172,7 +187,11 @@ def _run(
     progress.start(len(todo))
     try:
         report.not_started = run_parallel(
-            todo, grader.grade, concurrency=options.concurrency, stop=stop, on_done=finished
+            todo,
+            grader.grade,
+            concurrency=options.concurrency,
+            stop=stop,
+            on_done=finished,
         )
     finally:
         progress.finish()
@@ -185,7 +204,9 @@ def _run(
     return report
 
 
-def _finish(report: RunReport, store: Store, grader: SubmissionGrader, budget: Budget) -> None:
+def _finish(
+    report: RunReport, store: Store, grader: SubmissionGrader, budget: Budget
+) -> None:
     report.fatal = grader.fatal
     report.stopped_by_budget = budget.exhausted.is_set()
     pending_in_run = [o for o in report.outcomes if o.status.value == "pending"]

@@ -93,7 +93,9 @@ def parse_answer(text: str) -> dict[str, Any]:
     try:
         data = json.loads(text, object_pairs_hook=_reject_duplicate_keys)
     except json.JSONDecodeError as exc:
-        raise MalformedAnswer(f"the answer is not valid JSON ({exc.msg} at char {exc.pos})")
+        raise MalformedAnswer(
+            f"the answer is not valid JSON ({exc.msg} at char {exc.pos})"
+        ) from None
     if not isinstance(data, dict):
         raise MalformedAnswer("the answer is JSON but not an object")
     return data
@@ -117,7 +119,9 @@ def validate_answer(
         if entry is None:
             problems.append(f"criterion {criterion.id!r} is missing")
             continue
-        score = _score(criterion.id, entry, rubric, normalized, quotes_required, problems)
+        score = _score(
+            criterion.id, entry, rubric, normalized, quotes_required, problems
+        )
         if score is not None:
             scores.append(score)
     strengths = _string_list(data, "strengths", problems)
@@ -148,12 +152,16 @@ def _score(
     level = criterion.level(label) if isinstance(label, str) else None
     if level is None:
         labels = ", ".join(repr(lv.label) for lv in criterion.levels)
-        problems.append(f"{where}: level {label!r} is not in the rubric (levels: {labels})")
+        problems.append(
+            f"{where}: level {label!r} is not in the rubric (levels: {labels})"
+        )
         return None
     points = entry.get("points")
-    if isinstance(points, bool) or not isinstance(points, int | float) or float(
-        points
-    ) != float(level.points):
+    if (
+        isinstance(points, bool)
+        or not isinstance(points, int | float)
+        or float(points) != float(level.points)
+    ):
         problems.append(
             f"{where}: level {level.label!r} is worth {level.points:g} points, "
             f"not {points!r}"
@@ -163,11 +171,18 @@ def _score(
     if not isinstance(rationale, str) or not rationale.strip():
         problems.append(f"{where}: 'rationale' must be non-empty text")
         return None
-    evidence = _evidence(where, entry.get("evidence"), normalized_text, quotes_required, problems)
+    evidence = _evidence(
+        where, entry.get("evidence"), normalized_text, quotes_required, problems
+    )
     if evidence is None:
         return None
     return CriterionScore(
-        criterion_id, level.label, level.points, criterion.max_points, rationale.strip(), evidence
+        criterion_id,
+        level.label,
+        level.points,
+        criterion.max_points,
+        rationale.strip(),
+        evidence,
     )
 
 
@@ -179,7 +194,9 @@ def _evidence(
         return None
     quotes = tuple(q.strip() for q in raw if q.strip())
     if required and not quotes:
-        problems.append(f"{where}: quote at least one passage from the submission as evidence")
+        problems.append(
+            f"{where}: quote at least one passage from the submission as evidence"
+        )
         return None
     if not required:
         # Quotes from an image or a scanned PDF cannot be checked against text.

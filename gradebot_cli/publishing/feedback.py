@@ -36,11 +36,17 @@ def feedback_blocks(title: str, rubric: Rubric, detail: GradeDetail) -> list[Blo
     blocks = [
         Block("title", f"Feedback: {title}"),
         Block("paragraph", f"Student: {detail.submission.student}"),
-        Block("paragraph", f"Score: {_points(grade['total'])} / {_points(grade['maximum'])}"),
+        Block(
+            "paragraph",
+            f"Score: {_points(grade['total'])} / {_points(grade['maximum'])}",
+        ),
     ]
     if grade["status"] == "needs_review":
         blocks.append(
-            Block("quote", f"Needs teacher review before sharing: {grade['review_reason']}")
+            Block(
+                "quote",
+                f"Needs teacher review before sharing: {grade['review_reason']}",
+            )
         )
     for score in detail.scores:
         criterion = rubric.criterion(score["criterion_id"])
@@ -132,7 +138,7 @@ def to_html(blocks: list[Block], *, page_title: str) -> str:
     if in_list:
         body.append("</ul>")
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(page_title)}</title>\n</head>\n<body>\n"
         + "\n".join(body)
         + "\n</body>\n</html>\n"

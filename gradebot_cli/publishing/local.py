@@ -69,7 +69,9 @@ def write_feedback_files(
     return written
 
 
-def _write_one(assignment: Assignment, store: Store, submission_id: int, stem: str) -> list[Path]:
+def _write_one(
+    assignment: Assignment, store: Store, submission_id: int, stem: str
+) -> list[Path]:
     detail = grade_detail(store, submission_id)
     if detail is None:
         return []
@@ -96,7 +98,9 @@ def _write_if_changed(path: Path, text: str) -> bool:
             return False
     except (FileNotFoundError, UnicodeDecodeError):
         pass
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    handle, temp_name = tempfile.mkstemp(
+        dir=path.parent, prefix=".tmp-", suffix=path.suffix
+    )
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)

@@ -12,10 +12,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import sqlite_utils
+from sqlite_utils.db import Table
 
 from gradebot_cli.errors import ConfigError
 
 Migration = Callable[[sqlite_utils.Database], None]
+
+
+def _table(db: sqlite_utils.Database, name: str) -> Table:
+    table = db[name]
+    assert isinstance(table, Table), f"{name} is a view"
+    return table
 
 
 def _create_core_tables(db: sqlite_utils.Database) -> None:
@@ -67,7 +74,7 @@ def _create_core_tables(db: sqlite_utils.Database) -> None:
         not_null={"assignment_id", "key", "status"},
         foreign_keys=[("assignment_id", "assignments", "id")],
     )
-    db["submissions"].create_index(["assignment_id", "key"], unique=True)
+    _table(db, "submissions").create_index(["assignment_id", "key"], unique=True)
     db.create_table(
         "grades",
         {
@@ -90,7 +97,7 @@ def _create_core_tables(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("submission_id", "submissions", "id")],
     )
-    db["grades"].create_index(["submission_id"])
+    _table(db, "grades").create_index(["submission_id"])
     db.create_table(
         "criterion_scores",
         {
@@ -107,7 +114,7 @@ def _create_core_tables(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("grade_id", "grades", "id")],
     )
-    db["criterion_scores"].create_index(["grade_id"])
+    _table(db, "criterion_scores").create_index(["grade_id"])
 
 
 def _create_ledger_tables(db: sqlite_utils.Database) -> None:
@@ -141,8 +148,8 @@ def _create_ledger_tables(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"created_at", "request_type", "model", "cost_micro", "outcome"},
     )
-    db["api_requests"].create_index(["assignment_id", "created_at"])
-    db["api_requests"].create_index(["submission_id"])
+    _table(db, "api_requests").create_index(["assignment_id", "created_at"])
+    _table(db, "api_requests").create_index(["submission_id"])
     db.create_table(
         "publications",
         {
@@ -157,7 +164,7 @@ def _create_ledger_tables(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("submission_id", "submissions", "id")],
     )
-    db["publications"].create_index(["submission_id", "target"], unique=True)
+    _table(db, "publications").create_index(["submission_id", "target"], unique=True)
     db.create_table(
         "batches",
         {

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+from sqlite_utils.db import Table
 
 from gradebot_cli.domain import Grade, SourceItem, Status
 from gradebot_cli.storage.db import open_database
@@ -87,16 +88,18 @@ class Store:
     def upsert_assignment(self, row: dict[str, Any]) -> None:
         now = utc_now()
         with self.transaction() as db:
-            existing = db["assignments"].count_where("id = ?", [row["id"]])
+            existing = _table(db, "assignments").count_where("id = ?", [row["id"]])
             if existing:
-                db["assignments"].update(row["id"], {**row, "updated_at": now})
+                _table(db, "assignments").update(row["id"], {**row, "updated_at": now})
             else:
-                db["assignments"].insert({**row, "created_at": now, "updated_at": now})
+                _table(db, "assignments").insert(
+                    {**row, "created_at": now, "updated_at": now}
+                )
 
     def start_run(self, assignment_id: str, command: str) -> str:
         run_id = uuid.uuid4().hex[:12]
         with self.transaction() as db:
-            db["runs"].insert(
+            _table(db, "runs").insert(
                 {
                     "id": run_id,
                     "assignment_id": assignment_id,
@@ -111,7 +114,7 @@ class Store:
 
     def finish_run(self, run_id: str, outcome: str, counts: dict[str, int]) -> None:
         with self.transaction() as db:
-            db["runs"].update(
+            _table(db, "runs").update(
                 run_id,
                 {
                     "finished_at": utc_now(),
@@ -166,15 +169,15 @@ class Store:
             )
             if found:
                 submission_id = int(found[0]["id"])
-                db["submissions"].update(submission_id, values)
+                _table(db, "submissions").update(submission_id, values)
                 return submission_id
-            table = db["submissions"].insert({**values, "grade_id": None})
+            table = _table(db, "submissions").insert({**values, "grade_id": None})
             assert table.last_pk is not None
-            return int(table.last_pk)
+            return int(table.last_pk or 0)
 
     def set_status(self, submission_id: int, status: Status, reason: str = "") -> None:
         with self.transaction() as db:
-            db["submissions"].update(
+            _table(db, "submissions").update(
                 submission_id,
                 {"status": status.value, "reason": reason, "updated_at": utc_now()},
             )
@@ -189,7 +192,7 @@ class Store:
     ) -> int:
         """Store a validated grade and make it the submission's current grade."""
         with self.transaction() as db:
-            table = db["grades"].insert(
+            table = _table(db, "grades").insert(
                 {
                     "submission_id": submission_id,
                     "content_hash": content_hash,
@@ -200,15 +203,17 @@ class Store:
                     "total": grade.total,
                     "maximum": grade.maximum,
                     "strengths_json": json.dumps(grade.strengths, ensure_ascii=False),
-                    "growth_areas_json": json.dumps(grade.growth_areas, ensure_ascii=False),
+                    "growth_areas_json": json.dumps(
+                        grade.growth_areas, ensure_ascii=False
+                    ),
                     "overall_feedback": grade.overall_feedback,
                     "review_reason": meta.review_reason,
                     "answer_json": meta.answer_json,
                     "created_at": utc_now(),
                 }
             )
-            grade_id = int(table.last_pk)
-            db["criterion_scores"].insert_all(
+            grade_id = int(table.last_pk or 0)
+            _table(db, "criterion_scores").insert_all(
                 {
                     "grade_id": grade_id,
                     "position": position,
@@ -221,7 +226,7 @@ class Store:
                 }
                 for position, score in enumerate(grade.scores)
             )
-            db["submissions"].update(
+            _table(db, "submissions").update(
                 submission_id,
                 {
                     "status": status.value,
@@ -237,8 +242,8 @@ class Store:
 
     def record_request(self, row: dict[str, Any]) -> int:
         with self.transaction() as db:
-            table = db["api_requests"].insert({"created_at": utc_now(), **row})
-            return int(table.last_pk)
+            table = _table(db, "api_requests").insert({"created_at": utc_now(), **row})
+            return int(table.last_pk or 0)
 
     def spent_micro(self, *, run_id: str) -> int:
         rows = self.query(
@@ -246,6 +251,12 @@ class Store:
             [run_id],
         )
         return int(rows[0]["total"])
+
+
+def _table(db: sqlite_utils.Database, name: str) -> Table:
+    table = db[name]
+    assert isinstance(table, Table), f"{name} is a view"
+    return table
 
 
 def _submission(row: dict[str, Any]) -> SubmissionRow:

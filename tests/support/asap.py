@@ -35,12 +35,22 @@ class AsapClass:
 
 def holistic_rubric_toml(guide: str) -> str:
     """Write the scoring guide as a one-criterion TOML rubric."""
-    lines = ['title = "Persuasive letter (holistic)"', "", "[[criteria]]",
-             'id = "holistic"', 'name = "Overall score"']
+    lines = [
+        'title = "Persuasive letter (holistic)"',
+        "",
+        "[[criteria]]",
+        'id = "holistic"',
+        'name = "Overall score"',
+    ]
     for point, text in SCORE_POINT.findall(guide):
         descriptor = " ".join(text.split()).replace('"', "'")
-        lines += ["", "  [[criteria.levels]]", f'  label = "{point}"',
-                  f"  points = {point}", f'  descriptor = "{descriptor}"']
+        lines += [
+            "",
+            "  [[criteria.levels]]",
+            f'  label = "{point}"',
+            f"  points = {point}",
+            f'  descriptor = "{descriptor}"',
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -57,9 +67,13 @@ def load_class(data_root: Path, work: Path) -> AsapClass:
         (set_folder / "prompt.txt").read_text(encoding="utf-8"), encoding="utf-8"
     )
     with (set_folder / "class-30" / "scores.csv").open(encoding="utf-8") as stream:
-        scores = {row["file"]: int(row["rater1_domain1"]) for row in csv.DictReader(stream)}
+        scores = {
+            row["file"]: int(row["rater1_domain1"]) for row in csv.DictReader(stream)
+        }
     rubric = rubric_from_dict(_toml(rubric_path), source=str(rubric_path))
-    return AsapClass(set_folder / "class-30", rubric_path, instructions_path, rubric, scores)
+    return AsapClass(
+        set_folder / "class-30", rubric_path, instructions_path, rubric, scores
+    )
 
 
 def _toml(path: Path) -> dict[str, object]:
