@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gradebot_cli.assignment import Assignment
+from gradebot_cli.costs.calibration import calibrate
 from gradebot_cli.domain import SourceItem
 from gradebot_cli.errors import MissingApiKeyError
+from gradebot_cli.grading.batch import collect_before_grading
 from gradebot_cli.grading.budget import Budget
 from gradebot_cli.grading.client import Caller, RateGate
 from gradebot_cli.grading.grader import DEFAULT_EXPECTED_OUTPUT_TOKENS, SubmissionGrader
@@ -144,8 +146,19 @@ def _run(
     client: Any,
 ) -> RunReport:
     register_assignment(store, assignment)
+    # Results of ended batches are saved first; submissions still in a batch wait.
+    waiting = collect_before_grading(
+        assignment,
+        store,
+        source,
+        price,
+        options,
+        client=client,
+        message=progress.message,
+    )
     known = store.submissions(assignment.id)
-    todo, unchanged = select_items(source.list_items(), known, options)
+    listed = (item for item in source.list_items() if item.key not in waiting)
+    todo, unchanged = select_items(listed, known, options)
     run_id = store.start_run(assignment.id, "grade")
     report = RunReport(
         run_id=run_id, assignment_id=assignment.id, outcomes=list(unchanged)
@@ -175,6 +188,7 @@ def _run(
         stop=stop,
         timeout_seconds=options.timeout_seconds,
         expected_output_tokens=expected_output_tokens(store, assignment.model),
+        input_token_ratio=calibrate(store, assignment.model).ratio,
     )
 
     def finished(outcome: Outcome) -> None:
@@ -227,17 +241,31 @@ def _finish(
 def _remaining_cost(
     report: RunReport, system_text: str, price: ModelPrice, output_tokens: int
 ) -> int:
+    """Estimate what the submissions left by a budget stop would cost to grade.
+
+    Items never started are sized from their file size; submissions that were
+    stopped in the run count as an average item.
+    """
     system_tokens = count_text_tokens(system_text)
-    items = list(report.not_started)
-    total = 0
-    for item in items:
-        input_tokens = system_tokens + (item.size or 0) // BYTES_PER_TOKEN
-        usage = TokenUsage(input_tokens=input_tokens, output_tokens=output_tokens)
-        total += cost_micro(price, usage)
-    pending = [o for o in report.outcomes if o.status.value == "pending"]
-    if pending and items:
-        total += total // len(items) * len(pending)
-    return total
+    costs = [
+        cost_micro(
+            price,
+            TokenUsage(
+                input_tokens=system_tokens + (item.size or 0) // BYTES_PER_TOKEN,
+                output_tokens=output_tokens,
+            ),
+        )
+        for item in report.not_started
+    ]
+    stopped = sum(1 for o in report.outcomes if o.status.value == "pending")
+    average = (
+        sum(costs) // len(costs)
+        if costs
+        else cost_micro(
+            price, TokenUsage(input_tokens=system_tokens, output_tokens=output_tokens)
+        )
+    )
+    return sum(costs) + stopped * average
 
 
 def _make_client(options: GradeOptions) -> Any:

@@ -84,8 +84,11 @@ def _md_escape(text: str) -> str:
 
 def to_markdown(blocks: list[Block]) -> str:
     lines: list[str] = []
+    previous: BlockKind | None = None
     for block in blocks:
         text = _md_escape(block.text)
+        if previous == "bullet" and block.kind != "bullet":
+            lines.append("")  # a blank line ends the list
         if block.kind == "title":
             lines += [f"# {text}", ""]
         elif block.kind == "heading":
@@ -97,21 +100,8 @@ def to_markdown(blocks: list[Block]) -> str:
             lines.append("")
         else:
             lines += [text, ""]
-        if block.kind == "bullet":
-            continue
-    return _close_lists("\n".join(lines)).rstrip() + "\n"
-
-
-def _close_lists(text: str) -> str:
-    # A list must end with a blank line before the next heading or paragraph.
-    out: list[str] = []
-    lines = text.split("\n")
-    for index, line in enumerate(lines):
-        out.append(line)
-        following = lines[index + 1] if index + 1 < len(lines) else ""
-        if line.startswith("- ") and following and not following.startswith("- "):
-            out.append("")
-    return "\n".join(out)
+        previous = block.kind
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def to_html(blocks: list[Block], *, page_title: str) -> str:
