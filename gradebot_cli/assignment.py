@@ -27,7 +27,7 @@ PUBLISH_MODES = ("doc", "append")
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """Where submissions come from: ``local`` (a folder) or ``drive`` (a folder id)."""
+    """The submissions source: ``local`` (a folder) or ``drive`` (a folder id)."""
 
     kind: str = "local"
     path: Path | None = None
@@ -37,7 +37,7 @@ class SourceSpec:
 
 @dataclass(frozen=True)
 class PublishSpec:
-    """Where feedback goes besides local files: ``none`` or a Drive mode."""
+    """The feedback destination besides local files: ``none`` or a Drive mode."""
 
     mode: str = "none"
     drive_folder: str = ""

@@ -2,7 +2,7 @@
 
 Assignments live in ``$GRADEBOT_HOME/assignments/<name>/assignment.toml`` (or the
 folder in ``GRADEBOT_ASSIGNMENTS_DIR``). One run holds the run lock, grades each
-assignment in turn, publishes where the assignment says so, and logs one JSON line
+assignment in turn, publishes where the assignment is configured to, and logs one JSON line
 per assignment plus a cost summary. One assignment's failure is logged and the
 next one still runs.
 """
@@ -133,7 +133,7 @@ def _record_outcome(name: str, report: RunReport, summary: JobSummary) -> None:
 def publish_if_configured(
     assignment: Assignment, store: Store, stop: threading.Event
 ) -> int:
-    """Publish feedback to Drive when the assignment asks for it; returns the count."""
+    """Publish feedback to Drive if the assignment sets a publish mode; return the count."""
     if assignment.publish.mode == "none" or stop.is_set():
         return 0
     from gradebot_cli.google.publish import publish_assignment

@@ -22,7 +22,7 @@ from gradebot_cli.storage.store import SubmissionRow
 
 @dataclass(frozen=True)
 class GradeOptions:
-    """How a run behaves; every field has a flag and a ``GRADEBOT_*`` variable."""
+    """Settings of one run; each has a flag and a ``GRADEBOT_*`` variable."""
 
     regrade: bool = False
     limit: int | None = None
@@ -39,7 +39,7 @@ class GradeOptions:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to one submission in this run."""
+    """The result of one submission in this run."""
 
     key: str
     student: str

@@ -48,7 +48,7 @@ class SubmissionRow:
 
 @dataclass(frozen=True)
 class GradeMeta:
-    """Where a grade came from: the pinned model, prompt and rubric versions."""
+    """The provenance of a grade: the pinned model, prompt and rubric versions."""
 
     model: str
     prompt_version: str
