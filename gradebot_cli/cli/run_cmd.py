@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
-from typing import Any
 
 import click
 
@@ -64,9 +61,10 @@ def run(
     from gradebot_cli.cli.common import usd_to_micro
     from gradebot_cli.grading.run import GradeOptions
     from gradebot_cli.jobs import run_all
-    from gradebot_cli.logs import configure_logging
+    from gradebot_cli.logs import configure_logging, current_run_id
     from gradebot_cli.pricing import load_price_table
     from gradebot_cli.runlock import run_lock
+    from gradebot_cli.scheduler import stop_on_signals
     from gradebot_cli.settings import gradebot_home
     from gradebot_cli.workspace import open_store
 
@@ -77,24 +75,12 @@ def run(
         rpm=rpm,
         max_cost_micro=usd_to_micro(max_cost, "--max-cost"),
     )
-    stop = threading.Event()
-    previous = _install_stop_handler(stop)
-    try:
-        with run_lock(home):
-            store = open_store()
-            try:
-                summary = run_all(
-                    home, store, load_price_table(home / "prices.toml"), options, stop
-                )
-            finally:
-                store.close()
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    stop = stop_on_signals()
+    with run_lock(home, run_id=current_run_id()):
+        store = open_store()
+        try:
+            prices = load_price_table(home / "prices.toml")
+            summary = run_all(home, store, prices, options, stop)
+        finally:
+            store.close()
     sys.exit(summary.exit_code)
-
-
-def _install_stop_handler(stop: threading.Event) -> Any:
-    def handle(signum: int, frame: Any) -> None:
-        stop.set()
-
-    return signal.signal(signal.SIGTERM, handle)
