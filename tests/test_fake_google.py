@@ -841,6 +841,7 @@ def test_authorization_code_flow(
     with pytest.raises(urllib.error.HTTPError) as redirect:
         opener.open(url)
     location = redirect.value.headers["Location"]
+    redirect.value.close()
     params = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)
     flow.fetch_token(code=params["code"][0])
     flow.oauth2session.close()

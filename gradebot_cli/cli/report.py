@@ -86,11 +86,15 @@ def summary_line(store: Any, report: RunReport) -> str:
     per = (
         f", {format_usd(row['cost'] // graded)} per graded submission" if graded else ""
     )
+    from gradebot_cli.costs.reports import run_savings
+
+    cache_saved, _ = run_savings(store, report.run_id)
+    saved = f"; caching saved {format_usd(cache_saved)}" if row["cache_read"] else ""
     return (
         f"{counts_line(report.counts())}. Cost {format_usd(row['cost'])} for "
         f"{row['requests']} requests{per} (tokens: {row['input']:,} input, "
         f"{row['output']:,} output, {row['cache_write']:,} cache write, "
-        f"{row['cache_read']:,} cache read)."
+        f"{row['cache_read']:,} cache read{saved})."
     )
 
 

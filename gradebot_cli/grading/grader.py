@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,7 @@ class SubmissionGrader:
         stop: threading.Event,
         timeout_seconds: float,
         expected_output_tokens: int = DEFAULT_EXPECTED_OUTPUT_TOKENS,
+        input_token_ratio: float = 1.0,
     ) -> None:
         self.assignment = assignment
         self.store = store
@@ -79,6 +81,8 @@ class SubmissionGrader:
         self.stop = stop
         self.timeout_seconds = timeout_seconds
         self.expected_output_tokens = expected_output_tokens
+        # Billed / tiktoken input tokens from the ledger, for the budget estimate.
+        self.input_token_ratio = input_token_ratio
         self.fatal: GradebotError | None = None
         self._fatal_lock = threading.Lock()
 
@@ -194,6 +198,18 @@ class SubmissionGrader:
             loaded, submission_id, final.answer, spent, len(attempts)
         )
 
+    def reask(
+        self, loaded: LoadedSubmission, submission_id: int, answer: Answer
+    ) -> Attempt:
+        """Send the one follow-up request for an invalid or malformed answer."""
+        return self._attempt(
+            loaded,
+            submission_id,
+            "reask",
+            retry_errors="\n".join(f"- {p}" for p in answer.problems),
+            previous=answer.text,
+        )
+
     def _attempt(
         self,
         loaded: LoadedSubmission,
@@ -209,7 +225,8 @@ class SubmissionGrader:
         estimate = cost_micro(
             self.price,
             TokenUsage(
-                input_tokens=estimated_input, output_tokens=self.expected_output_tokens
+                input_tokens=math.ceil(estimated_input * self.input_token_ratio),
+                output_tokens=self.expected_output_tokens,
             ),
         )
         reservation = self.budget.reserve(estimate)

@@ -40,7 +40,7 @@ BYTES_PER_TOKEN = 4
 
 @dataclass
 class DryRun:
-    """What a run would send: the items and the first rendered request."""
+    """A dry run's plan: the items to grade and the first rendered request."""
 
     assignment_id: str
     items: list[SourceItem]

@@ -193,7 +193,29 @@ def _create_ledger_tables(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_create_core_tables, _create_ledger_tables)
+def _add_batch_tracking(db: sqlite_utils.Database) -> None:
+    """Columns that let a batch be collected once, resumed after a crash, and
+    retried: the API's request counts and expiry, and each item's result."""
+    batches = _table(db, "batches")
+    batches.add_column("counts_json", str)
+    batches.add_column("expires_at", str)
+    batches.add_column("collected_at", str)
+    items = _table(db, "batch_items")
+    items.add_column("estimated_input_tokens", int)
+    items.add_column("result_type", str)
+    items.add_column("result_json", str)
+    items.add_column("error", str)
+    items.add_column("updated_at", str)
+    items.create_index(["submission_id"])
+    items.create_index(["status"])
+    batches.create_index(["assignment_id", "collected_at"])
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _create_core_tables,
+    _create_ledger_tables,
+    _add_batch_tracking,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
