@@ -211,8 +211,13 @@ def _run(
         progress.finish()
         _finish(report, store, grader, budget)
     if report.stopped_by_budget:
+        # Read the ledger again: this run's answers tell the output length better
+        # than the default used before the first grade.
         report.remaining_estimate_micro = _remaining_cost(
-            report, builder.system_text, price, grader.expected_output_tokens
+            report,
+            builder.system_text,
+            price,
+            expected_output_tokens(store, assignment.model),
         )
     write_feedback_files(assignment, store, None)
     return report
