@@ -37,7 +37,9 @@ def test_html_escapes_and_lists() -> None:
     page = to_html(BLOCKS, page_title="Essay & more")
     assert "<title>Essay &amp; more</title>" in page
     assert "<h1>Feedback: Essay &lt;1&gt;</h1>" in page
-    assert "<ul>\n<li>Uses *specific* details</li>\n<li>Clear [claim]</li>\n</ul>" in page
+    assert (
+        "<ul>\n<li>Uses *specific* details</li>\n<li>Clear [claim]</li>\n</ul>" in page
+    )
     assert "&lt;b&gt;bold&lt;/b&gt;" in page
     assert '<meta charset="utf-8">' in page
 

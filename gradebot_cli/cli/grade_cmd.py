@@ -106,6 +106,35 @@ from gradebot_cli.cli.common import json_option, quiet_option, usd_to_micro
     is_flag=True,
     help="Show what would be sent, send nothing. Needs no API key.",
 )
+@click.option(
+    "--estimate",
+    is_flag=True,
+    help="Print the expected cost with a low-high range and send nothing (as "
+    "`gradebot estimate`). Needs no API key.",
+)
+@click.option(
+    "--exact",
+    is_flag=True,
+    help="With --estimate: count tokens with the API's free token-counting "
+    "endpoint instead of tiktoken. Needs ANTHROPIC_API_KEY.",
+)
+@click.option(
+    "--per-submission",
+    is_flag=True,
+    help="With --estimate: also list each submission's tokens and cost.",
+)
+@click.option(
+    "--batch",
+    is_flag=True,
+    help="Send the submissions as a Message Batch at half price and return at "
+    "once; `gradebot batch collect` or the next `gradebot grade` saves the results.",
+)
+@click.option(
+    "--no-publish",
+    is_flag=True,
+    help="Do not publish feedback to Google Drive after grading, even when "
+    "[publish] mode in assignment.toml asks for it.",
+)
 @json_option
 @quiet_option
 def grade(
@@ -125,6 +154,11 @@ def grade(
     limit: int | None,
     students: tuple[str, ...],
     dry_run: bool,
+    estimate: bool,
+    exact: bool,
+    per_submission: bool,
+    batch: bool,
+    no_publish: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -158,7 +192,36 @@ def grade(
         if dry_run:
             _dry_run(assignment, store, source, options, as_json)
             return
-        _grade(assignment, store, source, options, as_json=as_json, quiet=quiet)
+        if estimate or exact:
+            from gradebot_cli.cli.estimate_cmd import show_estimate
+
+            show_estimate(
+                assignment,
+                store,
+                source,
+                options,
+                concurrency=concurrency,
+                exact=exact,
+                per_submission=per_submission,
+                as_json=as_json,
+            )
+            return
+        if batch:
+            from gradebot_cli.cli.batch_cmd import grade_in_batch
+
+            grade_in_batch(
+                assignment, store, source, options, as_json=as_json, quiet=quiet
+            )
+            return
+        _grade(
+            assignment,
+            store,
+            source,
+            options,
+            as_json=as_json,
+            quiet=quiet,
+            publish=not no_publish,
+        )
     finally:
         store.close()
 
@@ -171,6 +234,7 @@ def _grade(
     *,
     as_json: bool,
     quiet: bool,
+    publish: bool = False,
 ) -> None:
     from gradebot_cli.cli.common import stderr_console
     from gradebot_cli.cli.progress import RichProgress
@@ -195,6 +259,12 @@ def _grade(
     elif not quiet:
         print_outcomes(report)
     console.print(summary_line(store, report), markup=False, highlight=False)
+    if publish and assignment.publish.mode != "none" and not stop.is_set():
+        from gradebot_cli.cli.drive_cmd import show_publish_report
+        from gradebot_cli.google.publish import publish_assignment
+
+        published = publish_assignment(assignment, store, stop=stop)
+        show_publish_report(published, as_json=False, quiet=quiet, table=False)
     exit_for(report)
 
 
