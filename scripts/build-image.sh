@@ -39,7 +39,7 @@ step_started=$SECONDS
 container=""
 work=""
 fake_pids=()
-fake_url=""
+ready_line=""
 
 say() { printf '%s\n' "build-image: $*"; }
 
@@ -191,49 +191,89 @@ assert beat['last_run']['outcome'] == 'ok', beat
 print('scheduled run finished:', beat['last_run']['run_id'])"
 }
 
-# Start one fake as a process on 127.0.0.1; sets fake_url to its base URL.
+# Start a fake as a process on 127.0.0.1 and wait for its READY line; sets
+# ready_line to the words after READY.
 start_fake() {
-    local module="$1" log="$work/$1.log"
-    fake_url=""
-    (cd "$repo" && exec "$host_python" -m "$module" --port 0) >"$log" 2>&1 &
+    local name="$1" log="$work/$1.log"
+    shift
+    ready_line=""
+    (cd "$repo" && exec "$host_python" "$@") >"$log" 2>&1 &
     fake_pids+=("$!")
-    for _ in $(seq 100); do
-        fake_url="$(sed -n 's/^READY //p' "$log")"
-        [[ -n "$fake_url" ]] && return 0
+    for _ in $(seq 200); do
+        ready_line="$(sed -n 's/^READY //p' "$log")"
+        [[ -n "$ready_line" ]] && return 0
         sleep 0.1
     done
-    say "FAILED: $module printed no READY line"
+    say "FAILED: $name printed no READY line"
     cat "$log"
     return 1
 }
 
-# One `gradebot run` in the image against the loopback fakes, on the host's
-# network namespace so that the image reaches 127.0.0.1.
+# The example class as a Drive assignment on the server: submissions from the
+# fake Drive folder, a feedback Doc per student in the fake feedback folder.
+write_server_assignment() {
+    local source_folder="$1" feedback_folder="$2"
+    local folder="$work/data/assignments/letters"
+    mkdir -p "$folder"
+    cp "$repo/examples/four-day-week/rubric.toml" \
+        "$repo/examples/four-day-week/instructions.txt" "$folder/"
+    cat >"$folder/assignment.toml" <<TOML
+title = "Letter to the school board: a four-day school week"
+subject = "English language arts"
+grade_level = "7th grade"
+instructions_file = "instructions.txt"
+rubric = "rubric.toml"
+
+[source]
+type = "drive"
+folder = "$source_folder"
+
+[publish]
+mode = "doc"
+folder = "$feedback_folder"
+TOML
+    cp "$work/google/credentials.json" "$work/google/ca.pem" "$work/data/"
+    chown -R 10001:10001 "$work/data"
+}
+
+# One scheduled run in the image (tini, the scheduler, `gradebot run`) against the
+# loopback fakes, on the host's network namespace so that it reaches 127.0.0.1:
+# it must grade the five example letters from the fake Drive and publish five
+# feedback Docs there.
 run_job_against_fakes() {
-    if ! in_image gradebot run --help >/dev/null 2>&1; then
-        say "skipped: run against the fakes (this build has no \`gradebot run\`)"
-        return 0
-    fi
-    if [[ ! -f "$repo/tests/fakes/google_api/__main__.py" ]] &&
-        ! grep -q '__main__' "$repo/tests/fakes/google_api.py" 2>/dev/null; then
-        say "skipped: run against the fakes (tests.fakes.google_api has no process mode)"
-        return 0
-    fi
-    local anthropic_url google_url api_key
-    start_fake tests.fakes.anthropic_api
-    anthropic_url="$fake_url"
-    start_fake tests.fakes.google_api
-    google_url="$fake_url"
+    local anthropic_url api_key endpoint source_folder feedback_folder
+    start_fake anthropic -m tests.fakes.anthropic_api --port 0 \
+        --responder tests.support.grading:example_responder
+    anthropic_url="$ready_line"
+    start_fake google -m tests.support.drive_server --state-dir "$work/google"
+    read -r endpoint source_folder feedback_folder <<<"$ready_line"
     api_key="$(cd "$repo" && "$host_python" -c \
         'from tests.fakes.anthropic_api import DEFAULT_API_KEY; print(DEFAULT_API_KEY)')"
-    say "fakes: anthropic $anthropic_url, google $google_url"
-    # TODO: before this run can pass, copy an assignment folder into
-    # "$work/data/assignments/<name>/" (owned by 10001) and add the --env that
-    # points gradebot's Google client at $google_url (with its CA file).
-    buildah run --isolation chroot --network host -v "$work/data:/data" \
+    say "fakes: anthropic $anthropic_url, google $endpoint"
+    write_server_assignment "$source_folder" "$feedback_folder"
+    # buildah does not bind-mount over the image's VOLUME /data, so the data
+    # folder is mounted at /srv/gradebot and GRADEBOT_HOME points there.
+    buildah run --isolation chroot --network host -v "$work/data:/srv/gradebot" \
+        --env "GRADEBOT_HOME=/srv/gradebot" \
         --env "ANTHROPIC_BASE_URL=$anthropic_url" \
         --env "ANTHROPIC_API_KEY=$api_key" \
-        "$container" -- gradebot run
+        --env "GRADEBOT_GOOGLE_API_ENDPOINT=$endpoint" \
+        --env "GRADEBOT_GOOGLE_CREDENTIALS=/srv/gradebot/credentials.json" \
+        --env "HTTPLIB2_CA_CERTS=/srv/gradebot/ca.pem" \
+        "$container" -- /usr/bin/tini -s -- gradebot schedule --run-now --max-runs 1 \
+        --heartbeat-file /srv/gradebot/heartbeat-fakes.json
+    kill -TERM "${fake_pids[@]}"
+    wait "${fake_pids[@]}" 2>/dev/null || true
+    fake_pids=()
+    "$host_python" - "$work/data/heartbeat-fakes.json" "$work/google/published.json" <<'PY'
+import json, sys
+beat = json.load(open(sys.argv[1]))
+assert beat["last_run"]["outcome"] == "ok", beat["last_run"]
+docs = json.load(open(sys.argv[2]))
+assert len(docs) == 5, [d["name"] for d in docs]
+assert all("Score:" in d["text"] for d in docs)
+print("scheduled run in the image graded and published", len(docs), "feedback Docs")
+PY
 }
 
 main() {

@@ -30,6 +30,22 @@ import click
     help="Requests per minute to stay under. Env: GRADEBOT_RPM.",
 )
 @click.option(
+    "--max-retries",
+    type=click.IntRange(0, 20),
+    default=6,
+    show_default=True,
+    envvar="GRADEBOT_MAX_RETRIES",
+    help="Retries per request after 429, 529, 5xx or a dropped connection. Env: GRADEBOT_MAX_RETRIES.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=300.0,
+    show_default=True,
+    envvar="GRADEBOT_TIMEOUT",
+    help="Seconds to wait for one answer. Env: GRADEBOT_TIMEOUT.",
+)
+@click.option(
     "--log-format",
     type=click.Choice(["json", "text"]),
     default="json",
@@ -48,6 +64,8 @@ def run(
     concurrency: int,
     max_cost: str | None,
     rpm: int | None,
+    max_retries: int,
+    timeout: float,
     log_format: str,
     log_level: str,
 ) -> None:
@@ -74,6 +92,8 @@ def run(
         concurrency=concurrency,
         rpm=rpm,
         max_cost_micro=usd_to_micro(max_cost, "--max-cost"),
+        max_retries=max_retries,
+        timeout_seconds=timeout,
     )
     stop = stop_on_signals()
     with run_lock(home, run_id=current_run_id()):
