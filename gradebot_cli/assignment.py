@@ -23,6 +23,10 @@ DEFAULT_MODEL = "claude-sonnet-5-5"
 DEFAULT_TONE = "warm, specific and encouraging; written to the student"
 DEFAULT_MAX_TOKENS = 16000
 PUBLISH_MODES = ("doc", "append")
+# Text that `gradebot init` writes for the teacher to replace; grading stops while
+# it is still there, so placeholder instructions are never sent to Claude.
+PLACEHOLDER_INSTRUCTIONS = "Paste the instructions the students were given here."
+PLACEHOLDER_DESCRIPTOR = "Describe work at this level."
 
 
 @dataclass(frozen=True)
@@ -93,11 +97,13 @@ def load_assignment(folder: Path) -> Assignment:
     excluded = [path, rubric_path]
     if "instructions_file" in data:
         excluded.append(folder / str(data["instructions_file"]))
+    rubric = load_rubric(rubric_path)
+    _reject_placeholders(instructions, rubric, folder, rubric_path)
     return Assignment(
-        id=assignment_id_for(str(folder), title),
+        id=_assignment_id(data, where) or assignment_id_for(str(folder), title),
         title=title,
         instructions=instructions,
-        rubric=load_rubric(rubric_path),
+        rubric=rubric,
         source=source,
         output_dir=output_dir,
         subject=_text(data, "subject", where),
@@ -110,6 +116,40 @@ def load_assignment(folder: Path) -> Assignment:
         folder=folder,
         excluded_paths=tuple(p.resolve() for p in excluded),
     )
+
+
+def _reject_placeholders(
+    instructions: str, rubric: Rubric, folder: Path, rubric_path: Path
+) -> None:
+    if instructions.strip() == PLACEHOLDER_INSTRUCTIONS:
+        raise AssignmentError(
+            f"{folder}: the instructions are still the placeholder from `gradebot "
+            "init`. Paste the instructions the students were given."
+        )
+    for criterion in rubric.criteria:
+        for level in criterion.levels:
+            if level.descriptor == PLACEHOLDER_DESCRIPTOR:
+                raise AssignmentError(
+                    f"{rubric_path}: criterion {criterion.id!r}, level {level.label!r} "
+                    "still has the starter descriptor. Describe work at that level."
+                )
+
+
+ASSIGNMENT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
+
+
+def _assignment_id(data: dict[str, Any], where: str) -> str:
+    """Return the file's ``id``, which keeps an assignment's history when its folder
+    moves; without it the id comes from the folder's path."""
+    value = data.get("id")
+    if value is None:
+        return ""
+    if not isinstance(value, str) or not ASSIGNMENT_ID.match(value):
+        raise AssignmentError(
+            f"{where}: field 'id' must be 3-64 lowercase letters, digits and '-', "
+            f"got {value!r}."
+        )
+    return value
 
 
 def adhoc_assignment(

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import tomli_w
 
-from gradebot_cli.assignment import ASSIGNMENT_FILE, DEFAULT_MODEL, DEFAULT_TONE
+from gradebot_cli.assignment import (
+    ASSIGNMENT_FILE,
+    DEFAULT_MODEL,
+    DEFAULT_TONE,
+    PLACEHOLDER_DESCRIPTOR,
+    PLACEHOLDER_INSTRUCTIONS,
+)
 from gradebot_cli.errors import ConfigError
 from gradebot_cli.rubric import load_rubric
 
@@ -23,17 +30,17 @@ name = "Overall quality"
   [[criteria.levels]]
   label = "Beginning"
   points = 1
-  descriptor = "Describe work at this level."
+  descriptor = "{placeholder}"
 
   [[criteria.levels]]
   label = "Developing"
   points = 2
-  descriptor = "Describe work at this level."
+  descriptor = "{placeholder}"
 
   [[criteria.levels]]
   label = "Proficient"
   points = 3
-  descriptor = "Describe work at this level."
+  descriptor = "{placeholder}"
 """
 
 
@@ -55,12 +62,23 @@ def _value(value: object) -> str:
     return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
 
 
+def new_assignment_id(title: str) -> str:
+    """A readable, unique id: a slug of the title and random hex digits."""
+    import secrets
+
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40] or "assignment"
+    return f"{slug}-{secrets.token_hex(4)}"
+
+
 def render_assignment_file(request: InitRequest, rubric_name: str) -> str:
     if request.drive_folder:
         source = f'[source]\ntype = "drive"\nfolder = {_value(request.drive_folder)}\nrecursive = false\n'
     else:
         source = '[source]\ntype = "local"\npath = "submissions"\n'
     return (
+        "# The id keeps this assignment's grades and costs together if the folder\n"
+        "# moves. Give every assignment its own: change it in a copied folder.\n"
+        f"id = {_value(new_assignment_id(request.title))}\n"
         f"title = {_value(request.title)}\n"
         f"subject = {_value(request.subject)}\n"
         f"grade_level = {_value(request.grade_level)}\n"
@@ -100,7 +118,10 @@ def create_assignment_folder(request: InitRequest) -> list[Path]:
             shutil.copyfile(request.rubric, rubric_path)
             created.append(rubric_path)
     elif not rubric_path.exists():
-        rubric_path.write_text(STARTER_RUBRIC, encoding="utf-8")
+        rubric_path.write_text(
+            STARTER_RUBRIC.replace("{placeholder}", PLACEHOLDER_DESCRIPTOR),
+            encoding="utf-8",
+        )
         created.append(rubric_path)
     instructions_path = folder / "instructions.txt"
     if request.instructions is not None:
@@ -108,9 +129,7 @@ def create_assignment_folder(request: InitRequest) -> list[Path]:
             shutil.copyfile(request.instructions, instructions_path)
             created.append(instructions_path)
     elif not instructions_path.exists():
-        instructions_path.write_text(
-            "Paste the instructions the students were given here.\n", encoding="utf-8"
-        )
+        instructions_path.write_text(PLACEHOLDER_INSTRUCTIONS + "\n", encoding="utf-8")
         created.append(instructions_path)
     if not request.drive_folder:
         (folder / "submissions").mkdir(exist_ok=True)

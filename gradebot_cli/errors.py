@@ -47,8 +47,8 @@ class MissingApiKeyError(ConfigError):
 
     def __init__(self) -> None:
         super().__init__(
-            "ANTHROPIC_API_KEY is not set. Create a key at "
-            "https://console.anthropic.com/settings/keys and run "
+            "ANTHROPIC_API_KEY is not set. Create a key in the Claude Console "
+            "(platform.claude.com, Settings > API keys) and run "
             "`export ANTHROPIC_API_KEY=sk-ant-...` (nothing was sent)."
         )
 

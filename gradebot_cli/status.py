@@ -41,9 +41,13 @@ def assignment_summaries(store: Store) -> list[dict[str, Any]]:
 
 def submission_statuses(store: Store, assignment_id: str) -> list[dict[str, Any]]:
     find_assignment(store, assignment_id)
-    return store.query(
-        "select s.student, s.file_name as file, s.status, g.total, s.reason "
+    rows = store.query(
+        "select s.student, s.file_name as file, s.status, g.total, g.maximum, s.reason "
         "from submissions s left join grades g on g.id = s.grade_id "
         "where s.assignment_id = ? order by s.student collate nocase, s.key",
         [assignment_id],
     )
+    for row in rows:
+        total, maximum = row.pop("total"), row.pop("maximum")
+        row["total"] = f"{total:g}/{maximum:g}" if total is not None else None
+    return rows

@@ -8,7 +8,7 @@
 # buildah's local storage and passes it as the PYTHON_IMAGE build argument.
 # Then it checks, inside the image: `gradebot --version`, the user id, that no
 # compiler is present, that the tiktoken encoding loads with the network off,
-# one scheduled run of a stand-in job, and (once filled in) one `gradebot run`
+# one scheduled run of a stand-in job, and  one `gradebot run`
 # against the loopback fakes.
 #
 # Needs root, buildah and debootstrap:
@@ -90,10 +90,12 @@ debian_mirror() {
     printf '%s\n' "${found:-http://deb.debian.org/debian}"
 }
 
+# A pip setting from any of pip's configuration files (site, user or global);
+# `pip config get` reads only the user file, so parse `pip config list`.
 pip_setting() {
-    local name="$1" value=""
-    value="$("$host_python" -m pip config get "global.$name" 2>/dev/null || true)"
-    printf '%s\n' "$value"
+    local name="$1"
+    "$host_python" -m pip config list 2>/dev/null |
+        sed -n "s/^global\.$name='\(.*\)'\$/\1/p" | tail -n 1
 }
 
 build_standin_base() {

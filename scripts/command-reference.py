@@ -25,7 +25,9 @@ edit by hand.
 
 
 def help_text(args: list[str]) -> str:
-    result = CliRunner().invoke(cli, [*args, "--help"], terminal_width=88)
+    result = CliRunner().invoke(
+        cli, [*args, "--help"], terminal_width=88, prog_name="gradebot"
+    )
     return result.output.rstrip()
 
 

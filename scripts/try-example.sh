@@ -12,12 +12,17 @@ python3 -m venv .venv
 .venv/bin/pip install --quiet --upgrade pip
 .venv/bin/pip install --quiet .
 
-export GRADEBOT_HOME="${GRADEBOT_HOME:-$PWD/.gradebot-example}"
 example=examples/four-day-week
 
 if [[ -n "${ANTHROPIC_API_KEY:-}" ]]; then
+  export GRADEBOT_HOME="${GRADEBOT_HOME:-$PWD/.gradebot-example}"
+  feedback="$example/feedback"
   .venv/bin/gradebot grade "$example"
 else
+  # Canned grades get their own data and feedback folders, so a later run with a
+  # real key does not take them for Claude's grades.
+  export GRADEBOT_HOME="$PWD/.gradebot-example-offline"
+  feedback="$example/feedback-offline"
   echo "ANTHROPIC_API_KEY is not set: grading against the offline fake API (canned grades)." >&2
   fifo=$(mktemp -u)
   mkfifo "$fifo"
@@ -29,7 +34,7 @@ else
   [[ "$ready" == READY ]] || { echo "the fake API did not start" >&2; exit 1; }
   ANTHROPIC_BASE_URL="$url" ANTHROPIC_API_KEY="$(.venv/bin/python -c \
     'from tests.fakes.anthropic_api import DEFAULT_API_KEY; print(DEFAULT_API_KEY)')" \
-    .venv/bin/gradebot grade "$example"
+    .venv/bin/gradebot grade "$example" --output "$feedback"
 fi
 .venv/bin/gradebot export "$example" --format csv
-echo "Feedback files: $example/feedback/" >&2
+echo "Feedback files: $feedback/" >&2

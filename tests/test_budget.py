@@ -79,8 +79,8 @@ def test_stop_exits_3_with_message(
     result = invoke("grade", str(folder), "--max-cost", "0.04", "-c", "1", "-q")
     assert result.exit_code == BUDGET_EXIT, result.output
     match = re.search(
-        r"--max-cost reached after spending \$[\d.]+; (\d) submissions are left to grade, "
-        r"estimated at \$[\d.]+",
+        r"--max-cost \$0\.0400 reached after spending \$[\d.]+: the next request could "
+        r"cost up to \$[\d.]+ .* (\d) submissions? left to grade, estimated at \$[\d.]+",
         result.stderr,
     )
     assert match is not None, result.stderr

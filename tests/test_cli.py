@@ -150,3 +150,13 @@ def test_help_loads_no_clients() -> None:
         cwd=REPO_ROOT,
     ).stdout
     assert output.strip() == "[]"
+
+
+def test_second_grade_waits_for_lock(fake_api: FakeAnthropic, tmp_path: Path) -> None:
+    from gradebot_cli.runlock import run_lock
+
+    with run_lock():
+        result = invoke("grade", str(EXAMPLE), "--output", str(tmp_path / "out"))
+    assert result.exit_code == 4
+    assert "lock" in result.stderr
+    assert fake_api.count("/v1/messages") == 0

@@ -8,7 +8,14 @@ from typing import Any
 
 import click
 
-from gradebot_cli.cli.common import json_option, quiet_option
+from gradebot_cli.cli.common import (
+    instructions_option,
+    json_option,
+    max_retries_option,
+    quiet_option,
+    rubric_option,
+    timeout_option,
+)
 
 
 @click.group()
@@ -30,16 +37,8 @@ def batch() -> None:
     metavar="ID",
     help="Assignment id, instead of TARGET.",
 )
-@click.option(
-    "--rubric",
-    type=click.Path(path_type=Path),
-    help="Rubric file, for a folder without assignment.toml.",
-)
-@click.option(
-    "--instructions",
-    type=click.Path(path_type=Path),
-    help="Instructions file, for a folder without assignment.toml.",
-)
+@rubric_option
+@instructions_option
 @json_option
 def status(
     target: Path | None,
@@ -136,32 +135,10 @@ def _minutes(timestamp: str | None) -> str:
 
 @batch.command("collect")
 @click.argument("target", type=click.Path(path_type=Path), default=".")
-@click.option(
-    "--rubric",
-    type=click.Path(path_type=Path),
-    help="Rubric file, for a folder without assignment.toml.",
-)
-@click.option(
-    "--instructions",
-    type=click.Path(path_type=Path),
-    help="Instructions file, for a folder without assignment.toml.",
-)
-@click.option(
-    "--max-retries",
-    type=click.IntRange(0, 20),
-    default=6,
-    show_default=True,
-    envvar="GRADEBOT_MAX_RETRIES",
-    help="Retries of a re-ask after 429, 529, 5xx or a dropped connection. Env: GRADEBOT_MAX_RETRIES.",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1),
-    default=300.0,
-    show_default=True,
-    envvar="GRADEBOT_TIMEOUT",
-    help="Seconds to wait for one API answer. Env: GRADEBOT_TIMEOUT.",
-)
+@rubric_option
+@instructions_option
+@max_retries_option
+@timeout_option
 @json_option
 @quiet_option
 def collect(
@@ -185,9 +162,12 @@ def collect(
 
     assignment = resolve_assignment(target, rubric=rubric, instructions=instructions)
     options = GradeOptions(max_retries=max_retries, timeout_seconds=timeout)
+    from gradebot_cli.runlock import run_lock
+
     store = open_store()
     try:
-        report = _collect(assignment, store, make_source(assignment), options)
+        with run_lock():
+            report = _collect(assignment, store, make_source(assignment), options)
     finally:
         store.close()
     if as_json:

@@ -9,6 +9,7 @@ import json
 import sys
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -66,3 +67,94 @@ def stdout_console() -> Any:
     return Console(
         highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120
     )
+
+
+# Options shared by several commands, so that each flag reads and behaves the same
+# everywhere. Environment variables fill in flags the user did not give.
+
+rubric_option = click.option(
+    "--rubric",
+    type=click.Path(path_type=Path),
+    help="Rubric file (.toml or .json), for a folder without assignment.toml.",
+)
+instructions_option = click.option(
+    "--instructions",
+    type=click.Path(path_type=Path),
+    help="Text file with the instructions the students were given, for a folder "
+    "without assignment.toml.",
+)
+model_option = click.option(
+    "-m",
+    "--model",
+    envvar="GRADEBOT_MODEL",
+    help="Claude model id. Env: GRADEBOT_MODEL. Default: the assignment's, else "
+    "claude-sonnet-5-5.",
+)
+max_tokens_option = click.option(
+    "--max-tokens",
+    type=click.IntRange(min=256),
+    envvar="GRADEBOT_MAX_TOKENS",
+    help="Maximum output tokens per answer, thinking included. Env: GRADEBOT_MAX_TOKENS.",
+)
+prompts_option = click.option(
+    "--prompts",
+    type=click.Path(path_type=Path),
+    help="Folder of prompt templates that replace the bundled ones.",
+)
+concurrency_option = click.option(
+    "-c",
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    envvar="GRADEBOT_CONCURRENCY",
+    help="Requests in flight at once. Env: GRADEBOT_CONCURRENCY.",
+)
+max_retries_option = click.option(
+    "--max-retries",
+    type=click.IntRange(0, 20),
+    default=6,
+    show_default=True,
+    envvar="GRADEBOT_MAX_RETRIES",
+    help="Retries per request after 429, 529, 5xx or a dropped connection. "
+    "Env: GRADEBOT_MAX_RETRIES.",
+)
+rpm_option = click.option(
+    "--rpm",
+    type=click.IntRange(min=1),
+    envvar="GRADEBOT_RPM",
+    help="Requests per minute to stay under. Default: learned from the API's "
+    "rate-limit headers. Env: GRADEBOT_RPM.",
+)
+timeout_option = click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=300.0,
+    show_default=True,
+    envvar="GRADEBOT_TIMEOUT",
+    help="Seconds to wait for one answer. Env: GRADEBOT_TIMEOUT.",
+)
+max_cost_option = click.option(
+    "--max-cost",
+    metavar="USD",
+    envvar="GRADEBOT_MAX_COST",
+    help="Stop starting requests before the run's cost could pass USD dollars "
+    "(per assignment). Env: GRADEBOT_MAX_COST.",
+)
+regrade_option = click.option(
+    "--regrade",
+    is_flag=True,
+    help="Include submissions that are unchanged and already graded.",
+)
+limit_option = click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help="Take at most N submissions, in the order a run grades them.",
+)
+student_option = click.option(
+    "--student",
+    "students",
+    multiple=True,
+    metavar="NAME",
+    help="Only this student (name, file or e-mail); repeat for several.",
+)

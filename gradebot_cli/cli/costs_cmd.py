@@ -228,8 +228,6 @@ def _print_prices(files: tuple[str, ...], selected: list[Any]) -> None:
         "Batch discount",
         "Long context",
         "Status",
-        "Read on",
-        "Source",
     )
     for column in columns:
         table.add_column(column, overflow="fold")
@@ -251,7 +249,13 @@ def _print_prices(files: tuple[str, ...], selected: list[Any]) -> None:
                 f"{per_mtok(tier.rates.output)} out"
             ),
             price.status,
-            price.read_on,
-            price.source,
         )
     console.print(table)
+    # Sources are long URLs; listed once below the table, they keep it readable.
+    sources = sorted(
+        {(price.source, price.read_on) for price in selected if price.source}
+    )
+    for source, read_on in sources:
+        console.print(
+            f"Source: {source} (read {read_on})", markup=False, highlight=False
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -166,17 +167,22 @@ def publish(
     from gradebot_cli.workspace import open_store, resolve_assignment
 
     assignment = resolve_assignment(target)
+    from gradebot_cli.runlock import run_lock
+
     store = open_store()
     try:
-        report = publish_assignment(
-            assignment,
-            store,
-            mode=mode,
-            dry_run=dry_run,
-            include_needs_review=True if include_needs_review else None,
-            force=force,
-            students=students,
-        )
+        # A dry run writes nothing, so it may run beside a grading run.
+        lock = contextlib.nullcontext() if dry_run else run_lock()
+        with lock:
+            report = publish_assignment(
+                assignment,
+                store,
+                mode=mode,
+                dry_run=dry_run,
+                include_needs_review=True if include_needs_review else None,
+                force=force,
+                students=students,
+            )
     finally:
         store.close()
     show_publish_report(report, as_json=as_json, quiet=quiet)

@@ -7,64 +7,31 @@ from typing import Any
 
 import click
 
-from gradebot_cli.cli.common import json_option
+from gradebot_cli.cli.common import (
+    concurrency_option,
+    instructions_option,
+    json_option,
+    limit_option,
+    max_tokens_option,
+    model_option,
+    prompts_option,
+    regrade_option,
+    rubric_option,
+    student_option,
+)
 
 
 @click.command()
 @click.argument("target", type=click.Path(path_type=Path))
-@click.option(
-    "--rubric",
-    type=click.Path(path_type=Path),
-    help="Rubric file (.toml or .json), for a folder without assignment.toml.",
-)
-@click.option(
-    "--instructions",
-    type=click.Path(path_type=Path),
-    help="Text file with the instructions the students were given.",
-)
-@click.option(
-    "-m",
-    "--model",
-    envvar="GRADEBOT_MODEL",
-    help="Claude model id to price. Env: GRADEBOT_MODEL. Default: the assignment's.",
-)
-@click.option(
-    "--max-tokens",
-    type=click.IntRange(min=256),
-    envvar="GRADEBOT_MAX_TOKENS",
-    help="Maximum output tokens per answer, thinking included; caps the expected "
-    "output. Env: GRADEBOT_MAX_TOKENS.",
-)
-@click.option(
-    "--prompts",
-    type=click.Path(path_type=Path),
-    help="Folder of prompt templates that replace the bundled ones.",
-)
-@click.option(
-    "-c",
-    "--concurrency",
-    type=click.IntRange(1, 64),
-    default=4,
-    show_default=True,
-    envvar="GRADEBOT_CONCURRENCY",
-    help="Requests in flight at once; the high bound assumes each of the first "
-    "ones writes the prompt cache. Env: GRADEBOT_CONCURRENCY.",
-)
-@click.option(
-    "--regrade",
-    is_flag=True,
-    help="Include submissions that are unchanged and already graded.",
-)
-@click.option(
-    "--limit", type=click.IntRange(min=1), help="Count at most N submissions."
-)
-@click.option(
-    "--student",
-    "students",
-    multiple=True,
-    metavar="NAME",
-    help="Count only this student (name, file or e-mail); repeat for several.",
-)
+@rubric_option
+@instructions_option
+@model_option
+@max_tokens_option
+@prompts_option
+@concurrency_option
+@regrade_option
+@limit_option
+@student_option
 @click.option(
     "--exact",
     is_flag=True,

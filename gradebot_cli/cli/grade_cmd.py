@@ -9,98 +9,47 @@ from typing import Any
 
 import click
 
-from gradebot_cli.cli.common import json_option, quiet_option, usd_to_micro
+from gradebot_cli.cli.common import (
+    concurrency_option,
+    instructions_option,
+    json_option,
+    limit_option,
+    max_cost_option,
+    max_retries_option,
+    max_tokens_option,
+    model_option,
+    prompts_option,
+    quiet_option,
+    regrade_option,
+    rpm_option,
+    rubric_option,
+    student_option,
+    timeout_option,
+    usd_to_micro,
+)
 
 
 @click.command()
 @click.argument("target", type=click.Path(path_type=Path))
-@click.option(
-    "--rubric",
-    type=click.Path(path_type=Path),
-    help="Rubric file (.toml or .json), for a folder without assignment.toml.",
-)
-@click.option(
-    "--instructions",
-    type=click.Path(path_type=Path),
-    help="Text file with the instructions the students were given.",
-)
-@click.option(
-    "-m",
-    "--model",
-    envvar="GRADEBOT_MODEL",
-    help="Claude model id. Env: GRADEBOT_MODEL. Default: the assignment's, else claude-sonnet-5-5.",
-)
-@click.option(
-    "--max-tokens",
-    type=click.IntRange(min=256),
-    envvar="GRADEBOT_MAX_TOKENS",
-    help="Maximum output tokens per answer, thinking included. Env: GRADEBOT_MAX_TOKENS.",
-)
+@rubric_option
+@instructions_option
+@model_option
+@max_tokens_option
 @click.option(
     "-o",
     "--output",
     type=click.Path(path_type=Path),
     help="Folder for feedback files. Default: the assignment's output folder.",
 )
-@click.option(
-    "--prompts",
-    type=click.Path(path_type=Path),
-    help="Folder of prompt templates that replace the bundled ones.",
-)
-@click.option(
-    "-c",
-    "--concurrency",
-    type=click.IntRange(1, 64),
-    default=4,
-    show_default=True,
-    envvar="GRADEBOT_CONCURRENCY",
-    help="Requests in flight at once. Env: GRADEBOT_CONCURRENCY.",
-)
-@click.option(
-    "--max-retries",
-    type=click.IntRange(0, 20),
-    default=6,
-    show_default=True,
-    envvar="GRADEBOT_MAX_RETRIES",
-    help="Retries per request after 429, 529, 5xx or a dropped connection. Env: GRADEBOT_MAX_RETRIES.",
-)
-@click.option(
-    "--rpm",
-    type=click.IntRange(min=1),
-    envvar="GRADEBOT_RPM",
-    help="Requests per minute to stay under. Default: learned from the API's rate-limit headers. Env: GRADEBOT_RPM.",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1),
-    default=300.0,
-    show_default=True,
-    envvar="GRADEBOT_TIMEOUT",
-    help="Seconds to wait for one answer. Env: GRADEBOT_TIMEOUT.",
-)
-@click.option(
-    "--max-cost",
-    metavar="USD",
-    envvar="GRADEBOT_MAX_COST",
-    help="Stop starting requests before this run's cost could pass USD dollars. Env: GRADEBOT_MAX_COST.",
-)
-@click.option(
-    "--regrade",
-    is_flag=True,
-    help="Grade again even submissions that are unchanged and already graded.",
-)
-@click.option(
-    "--limit",
-    type=click.IntRange(min=1),
-    help="Grade at most N submissions in this run.",
-)
-@click.option(
-    "--student",
-    "students",
-    multiple=True,
-    metavar="NAME",
-    help="Grade only this student (name, file or e-mail); repeat for several.",
-)
+@prompts_option
+@concurrency_option
+@max_retries_option
+@rpm_option
+@timeout_option
+@max_cost_option
+@regrade_option
+@limit_option
+@student_option
 @click.option(
     "--dry-run",
     is_flag=True,
@@ -206,22 +155,27 @@ def grade(
                 as_json=as_json,
             )
             return
-        if batch:
-            from gradebot_cli.cli.batch_cmd import grade_in_batch
+        from gradebot_cli.runlock import run_lock
 
-            grade_in_batch(
-                assignment, store, source, options, as_json=as_json, quiet=quiet
+        # Two runs over the same data folder would send (and pay for) the same
+        # submissions twice, so a second one exits with status 4 instead.
+        with run_lock():
+            if batch:
+                from gradebot_cli.cli.batch_cmd import grade_in_batch
+
+                grade_in_batch(
+                    assignment, store, source, options, as_json=as_json, quiet=quiet
+                )
+                return
+            _grade(
+                assignment,
+                store,
+                source,
+                options,
+                as_json=as_json,
+                quiet=quiet,
+                publish=not no_publish,
             )
-            return
-        _grade(
-            assignment,
-            store,
-            source,
-            options,
-            as_json=as_json,
-            quiet=quiet,
-            publish=not no_publish,
-        )
     finally:
         store.close()
 

@@ -60,4 +60,9 @@ def init(
     )
     for path in created:
         click.echo(f"Created {path}", err=True)
+    if not drive_folder:
+        click.echo(
+            f"Put one file or subfolder per student in {folder / 'submissions'}.",
+            err=True,
+        )
     click.echo(f"Edit them, then run: gradebot grade {folder}", err=True)

@@ -92,10 +92,14 @@ def summary_line(store: Any, report: RunReport) -> str:
     saved = f"; caching saved {format_usd(cache_saved)}" if row["cache_read"] else ""
     return (
         f"{counts_line(report.counts())}. Cost {format_usd(row['cost'])} for "
-        f"{row['requests']} requests{per} (tokens: {row['input']:,} input, "
+        f"{_count(row['requests'], 'request')}{per} (tokens: {row['input']:,} input, "
         f"{row['output']:,} output, {row['cache_write']:,} cache write, "
         f"{row['cache_read']:,} cache read{saved})."
     )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def exit_for(report: RunReport) -> None:
@@ -106,11 +110,15 @@ def exit_for(report: RunReport) -> None:
         left = len(report.not_started) + sum(
             1 for o in report.outcomes if o.status.value == "pending"
         )
+        limit = format_usd(report.max_cost_micro or 0)
         raise BudgetExceeded(
-            f"--max-cost reached after spending {format_usd(report.cost_micro)}; "
-            f"{left} submissions are left to grade, estimated at "
-            f"{format_usd(report.remaining_estimate_micro)}. Finished grades are saved; "
-            "run the same command again (with a higher --max-cost) to continue."
+            f"--max-cost {limit} reached after spending {format_usd(report.cost_micro)}: "
+            f"the next request could cost up to "
+            f"{format_usd(report.refused_estimate_micro)} (input priced without the "
+            f"cache discount), which could pass the limit. {_count(left, 'submission')} "
+            f"left to grade, estimated at {format_usd(report.remaining_estimate_micro)}. "
+            "Finished grades are saved; run the same command again with a higher "
+            "--max-cost to continue."
         )
     if report.interrupted:
         click.echo(
@@ -131,19 +139,20 @@ def print_dry_run(plan: Any, *, as_json: bool) -> None:
     from gradebot_cli.cli.common import print_json
     from gradebot_cli.grading.request import describe_request
 
-    items = [
-        {
-            "student": item.student,
-            "file": item.file_name,
-            "key": item.key,
-            "estimated_input_tokens": tokens,
-        }
-        for item, tokens in zip(plan.items, plan.estimated_input_tokens, strict=True)
-    ]
+    items = []
+    blocked = []
+    for item, tokens in zip(plan.items, plan.estimated_input_tokens, strict=True):
+        entry = {"student": item.student, "file": item.file_name, "key": item.key}
+        if item.key in plan.problems:
+            status, reason = plan.problems[item.key]
+            blocked.append({**entry, "status": status, "reason": reason})
+        else:
+            items.append({**entry, "estimated_input_tokens": tokens})
     if as_json:
         print_json(
             {
                 "would_grade": items,
+                "cannot_send": blocked,
                 "unchanged": len(plan.unchanged),
                 "first_request": plan.first_request,
             }
@@ -157,6 +166,13 @@ def print_dry_run(plan: Any, *, as_json: bool) -> None:
             f"  {entry['student']} ({entry['file']}): about "
             f"{entry['estimated_input_tokens']:,} input tokens"
         )
+    if blocked:
+        click.echo(f"Cannot send {len(blocked)} submissions:")
+        for entry in blocked:
+            click.echo(
+                f"  {entry['student']} ({entry['file']}): {entry['status']}: "
+                f"{entry['reason']}"
+            )
     if plan.first_request is not None:
         click.echo("\nFirst request (nothing was sent):")
         click.echo(describe_request(plan.first_request))

@@ -6,45 +6,21 @@ import sys
 
 import click
 
+from gradebot_cli.cli.common import (
+    concurrency_option,
+    max_cost_option,
+    max_retries_option,
+    rpm_option,
+    timeout_option,
+)
+
 
 @click.command()
-@click.option(
-    "-c",
-    "--concurrency",
-    type=click.IntRange(1, 64),
-    default=4,
-    show_default=True,
-    envvar="GRADEBOT_CONCURRENCY",
-    help="Requests in flight at once. Env: GRADEBOT_CONCURRENCY.",
-)
-@click.option(
-    "--max-cost",
-    metavar="USD",
-    envvar="GRADEBOT_MAX_COST",
-    help="Per assignment: stop starting requests before the cost could pass USD dollars. Env: GRADEBOT_MAX_COST.",
-)
-@click.option(
-    "--rpm",
-    type=click.IntRange(min=1),
-    envvar="GRADEBOT_RPM",
-    help="Requests per minute to stay under. Env: GRADEBOT_RPM.",
-)
-@click.option(
-    "--max-retries",
-    type=click.IntRange(0, 20),
-    default=6,
-    show_default=True,
-    envvar="GRADEBOT_MAX_RETRIES",
-    help="Retries per request after 429, 529, 5xx or a dropped connection. Env: GRADEBOT_MAX_RETRIES.",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1),
-    default=300.0,
-    show_default=True,
-    envvar="GRADEBOT_TIMEOUT",
-    help="Seconds to wait for one answer. Env: GRADEBOT_TIMEOUT.",
-)
+@concurrency_option
+@max_cost_option
+@rpm_option
+@max_retries_option
+@timeout_option
 @click.option(
     "--log-format",
     type=click.Choice(["json", "text"]),
@@ -76,7 +52,9 @@ def run(
     kept. Exit status: 0 ok, 1 some assignment failed, 2 configuration error,
     3 a budget was reached, 4 another run holds the lock.
     """
-    from gradebot_cli.cli.common import usd_to_micro
+    from gradebot_cli.cli.common import (
+        usd_to_micro,
+    )
     from gradebot_cli.grading.run import GradeOptions
     from gradebot_cli.jobs import run_all
     from gradebot_cli.logs import configure_logging, current_run_id

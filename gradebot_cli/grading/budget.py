@@ -21,6 +21,8 @@ class Budget:
         self.limit_micro = limit_micro
         self._spent = spent_micro
         self._reserved = 0
+        # The estimate of the first request that did not fit, for the stop message.
+        self.refused_micro = 0
         self._lock = threading.Lock()
         self.exhausted = threading.Event()
 
@@ -35,6 +37,8 @@ class Budget:
             if self.limit_micro is not None and (
                 self._spent + self._reserved + estimate_micro > self.limit_micro
             ):
+                if not self.exhausted.is_set():
+                    self.refused_micro = estimate_micro
                 self.exhausted.set()
                 return None
             self._reserved += estimate_micro

@@ -30,7 +30,8 @@ def classify_failure(
     if isinstance(exc, anthropic.AuthenticationError):
         fatal: errors.GradebotError = errors.AuthenticationError(
             f"The Anthropic API rejected the API key (401: {detail}). Check "
-            "ANTHROPIC_API_KEY; keys are listed at https://console.anthropic.com/settings/keys."
+            "ANTHROPIC_API_KEY; keys are listed in the Claude Console (platform.claude.com, "
+            "Settings > API keys)."
         )
         return "API key rejected (401)", fatal
     if isinstance(exc, anthropic.PermissionDeniedError):

@@ -65,6 +65,9 @@ class RunReport:
     fatal: GradebotError | None = None
     not_started: list[SourceItem] = field(default_factory=list)
     remaining_estimate_micro: int = 0
+    # With a budget stop: the limit, and the estimate of the request that did not fit.
+    max_cost_micro: int | None = None
+    refused_estimate_micro: int = 0
 
     def counts(self) -> dict[str, int]:
         counter = Counter(o.status.value for o in self.outcomes if not o.unchanged)

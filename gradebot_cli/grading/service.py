@@ -47,6 +47,8 @@ class DryRun:
     unchanged: list[Outcome]
     first_request: dict[str, Any] | None = None
     estimated_input_tokens: list[int] = field(default_factory=list)
+    # Items whose file cannot be sent, by key: the status and its reason.
+    problems: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def require_api_key() -> None:
@@ -93,6 +95,7 @@ def plan_dry_run(
         loaded = source.load(item)
         if loaded.status is not None:
             plan.estimated_input_tokens.append(0)
+            plan.problems[item.key] = (loaded.status.value, loaded.reason)
             continue
         params = builder.build(loaded)
         plan.estimated_input_tokens.append(estimate_request_input_tokens(params))
@@ -228,6 +231,8 @@ def _finish(
 ) -> None:
     report.fatal = grader.fatal
     report.stopped_by_budget = budget.exhausted.is_set()
+    report.max_cost_micro = budget.limit_micro
+    report.refused_estimate_micro = budget.refused_micro
     pending_in_run = [o for o in report.outcomes if o.status.value == "pending"]
     report.interrupted = bool(report.not_started or pending_in_run) and not (
         report.stopped_by_budget or report.fatal
