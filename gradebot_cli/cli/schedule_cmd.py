@@ -30,6 +30,7 @@ def to_seconds(
     "--every",
     callback=to_seconds,
     envvar="GRADEBOT_SCHEDULE_EVERY",
+    show_envvar=True,
     metavar="DURATION",
     help="Start a run every DURATION (units s, m, h, d, e.g. 15m or 1h30m), "
     "aligned to the clock. Default 15m when --cron is not given either.",
@@ -37,6 +38,7 @@ def to_seconds(
 @click.option(
     "--cron",
     envvar="GRADEBOT_SCHEDULE_CRON",
+    show_envvar=True,
     metavar="EXPR",
     help="Start a run at the times of a five-field cron expression, e.g. "
     "'*/15 7-18 * * 1-5'. With --every as well, whichever comes first.",
@@ -44,6 +46,7 @@ def to_seconds(
 @click.option(
     "--timezone",
     envvar="GRADEBOT_SCHEDULE_TZ",
+    show_envvar=True,
     metavar="ZONE",
     help="IANA time zone for --cron, e.g. Europe/Berlin. Default: the machine's "
     "local time (UTC in the container).",
@@ -54,6 +57,7 @@ def to_seconds(
     default="25s",
     show_default=True,
     envvar="GRADEBOT_SCHEDULE_GRACE",
+    show_envvar=True,
     metavar="DURATION",
     help="After SIGTERM or SIGINT, how long the running job may take to finish "
     "before it is killed. Keep it below Kamal's drain_timeout (default 30s).",
@@ -62,12 +66,14 @@ def to_seconds(
     "--run-now/--no-run-now",
     default=False,
     envvar="GRADEBOT_SCHEDULE_RUN_NOW",
+    show_envvar=True,
     help="Start one run at startup, then follow the schedule.",
 )
 @click.option(
     "--max-runs",
     type=click.IntRange(min=1),
     envvar="GRADEBOT_SCHEDULE_MAX_RUNS",
+    show_envvar=True,
     metavar="N",
     help="Exit after starting N runs (default: run until stopped).",
 )
@@ -75,6 +81,7 @@ def to_seconds(
     "--heartbeat-file",
     type=click.Path(dir_okay=False, path_type=Path),
     envvar="GRADEBOT_HEARTBEAT_FILE",
+    show_envvar=True,
     help="Heartbeat file to write [default: GRADEBOT_HOME/heartbeat.json].",
 )
 @click.option(
@@ -83,6 +90,7 @@ def to_seconds(
     default="30s",
     show_default=True,
     envvar="GRADEBOT_HEARTBEAT_EVERY",
+    show_envvar=True,
     metavar="DURATION",
     help="How often to rewrite the heartbeat file while waiting or running.",
 )
@@ -92,6 +100,7 @@ def to_seconds(
     default="json",
     show_default=True,
     envvar="GRADEBOT_LOG_FORMAT",
+    show_envvar=True,
     help="json: one JSON object per line on stdout. text: plain lines on stderr.",
 )
 @click.option(
@@ -100,6 +109,7 @@ def to_seconds(
     default="info",
     show_default=True,
     envvar="GRADEBOT_LOG_LEVEL",
+    show_envvar=True,
     help="Lowest level of gradebot's own log records to write.",
 )
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
@@ -164,6 +174,7 @@ def schedule(
     "--heartbeat-file",
     type=click.Path(dir_okay=False, path_type=Path),
     envvar="GRADEBOT_HEARTBEAT_FILE",
+    show_envvar=True,
     help="Heartbeat file to read [default: GRADEBOT_HOME/heartbeat.json].",
 )
 @click.option(
@@ -172,6 +183,7 @@ def schedule(
     default="5m",
     show_default=True,
     envvar="GRADEBOT_HEALTH_MAX_AGE",
+    show_envvar=True,
     metavar="DURATION",
     help="Unhealthy when the scheduler has not ticked for longer than this.",
 )
@@ -181,6 +193,7 @@ def schedule(
     default="6h",
     show_default=True,
     envvar="GRADEBOT_HEALTH_MAX_RUN_TIME",
+    show_envvar=True,
     metavar="DURATION",
     help="Unhealthy when the run in progress started longer ago than this.",
 )
@@ -188,6 +201,7 @@ def schedule(
     "--strict",
     is_flag=True,
     envvar="GRADEBOT_HEALTH_STRICT",
+    show_envvar=True,
     help="Also unhealthy when the last run finished with errors (exit 1).",
 )
 @click.pass_context
