@@ -84,6 +84,7 @@ def load_assignment(folder: Path) -> Assignment:
     path = folder / ASSIGNMENT_FILE
     data = _read_toml(path)
     where = str(path)
+    _reject_unknown_keys(data, where)
     title = _text(data, "title", where, required=True)
     rubric_path = folder / _text(data, "rubric", where, required=True)
     instructions = _instructions(data, folder, where)
@@ -116,6 +117,57 @@ def load_assignment(folder: Path) -> Assignment:
         folder=folder,
         excluded_paths=tuple(p.resolve() for p in excluded),
     )
+
+
+KNOWN_KEYS: dict[str, frozenset[str]] = {
+    "": frozenset(
+        {
+            "id",
+            "title",
+            "subject",
+            "grade_level",
+            "tone",
+            "model",
+            "max_tokens",
+            "instructions",
+            "instructions_file",
+            "rubric",
+            "prompts",
+            "source",
+            "output",
+            "publish",
+        }
+    ),
+    "source": frozenset({"type", "path", "folder", "recursive"}),
+    "output": frozenset({"folder"}),
+    "publish": frozenset(
+        {"mode", "folder", "share_with_student", "include_needs_review"}
+    ),
+}
+
+
+def _reject_unknown_keys(data: dict[str, Any], where: str) -> None:
+    """Name a misspelt key instead of silently using a default for it."""
+    import difflib
+
+    tables = [("", data)] + [
+        (name, data[name])
+        for name in ("source", "output", "publish")
+        if isinstance(data.get(name), dict)
+    ]
+    for table, values in tables:
+        known = KNOWN_KEYS[table]
+        for key in values:
+            if key in known:
+                continue
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            section = f" [{table}]" if table else ""
+            raise AssignmentError(
+                f"{where}{section}: unknown field {key!r}.{hint} Known fields: "
+                + ", ".join(sorted(known))
+                + "."
+            )
 
 
 def _reject_placeholders(

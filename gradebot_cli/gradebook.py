@@ -83,12 +83,15 @@ def _row(
     s: dict[str, Any], criteria: list[str], points: dict[tuple[int, str], float]
 ) -> dict[str, Any]:
     graded = s["grade_id"] is not None and s["status"] in ("graded", "needs_review")
+    # A needs-review grade may lack criteria, so its sum is not a score to import
+    # into a gradebook; the criteria that were checked still show their points.
+    complete = graded and s["status"] == "graded"
     row: dict[str, Any] = {
         "student": s["student"],
         "email": s["student_email"] or "",
         "file": s["file_name"],
         "status": s["status"],
-        "total": s["total"] if graded else None,
+        "total": s["total"] if complete else None,
         "maximum": s["maximum"] if graded else None,
         "needs_review_reason": s["reason"] if s["status"] != "graded" else "",
         "model": s["model"] if graded else "",
@@ -107,12 +110,25 @@ def _number(value: Any) -> Any:
     return value
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula; student
+# names and reasons are text, so such cells get a leading apostrophe.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return _number(value)
+
+
 def to_csv(book: Gradebook) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=book.columns, lineterminator="\n")
     writer.writeheader()
     for row in book.rows:
-        writer.writerow({k: "" if v is None else _number(v) for k, v in row.items()})
+        writer.writerow({k: _cell(v) for k, v in row.items()})
     return buffer.getvalue()
 
 

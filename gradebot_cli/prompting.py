@@ -15,6 +15,12 @@ from string import Template
 from gradebot_cli.errors import ConfigError
 
 TEMPLATE_NAMES = ("system.md", "submission.md", "retry.md")
+# The placeholders each template is rendered with.
+PLACEHOLDERS: dict[str, tuple[str, ...]] = {
+    "system.md": ("title", "subject", "grade_level", "instructions", "rubric", "tone"),
+    "submission.md": ("file_name", "submission"),
+    "retry.md": ("errors", "previous_answer"),
+}
 
 
 def default_prompts_dir() -> Path:
@@ -79,4 +85,9 @@ def load_prompts(override_dir: Path | None = None) -> PromptSet:
                 f"{path}: cannot read the prompt template ({exc})."
             ) from None
         sources[name] = path
-    return PromptSet(templates, sources)
+    prompts = PromptSet(templates, sources)
+    # Render every template once now, so a mistake in one that is used only for
+    # re-asks stops the run before anything is sent, not in the middle of it.
+    for name, placeholders in PLACEHOLDERS.items():
+        prompts.render(name, **dict.fromkeys(placeholders, ""))
+    return prompts

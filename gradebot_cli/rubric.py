@@ -19,6 +19,8 @@ from typing import Any
 from gradebot_cli.errors import RubricError
 
 CRITERION_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# Far above any real rubric; it keeps points finite and totals exact as floats.
+MAX_POINTS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,7 @@ def _parse(path: Path, raw: bytes) -> dict[str, Any]:
         if suffix == ".toml":
             return tomllib.loads(text)
         if suffix == ".json":
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_keys(path))
         else:
             raise RubricError(
                 f"{path}: unsupported rubric format {suffix or '(no extension)'!r}. "
@@ -154,6 +156,8 @@ def _parse(path: Path, raw: bytes) -> dict[str, Any]:
             )
     except tomllib.TOMLDecodeError as exc:
         raise RubricError(f"{path}: invalid TOML: {exc}.") from None
+    except RecursionError:
+        raise RubricError(f"{path}: the rubric is nested too deeply to read.") from None
     except json.JSONDecodeError as exc:
         raise RubricError(
             f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}."
@@ -161,6 +165,20 @@ def _parse(path: Path, raw: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise RubricError(f"{path}: the rubric must be an object with 'criteria'.")
     return data
+
+
+def _unique_keys(path: Path) -> Any:
+    def build(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in result:
+                raise RubricError(
+                    f"{path}: the key {key!r} appears twice in one object."
+                )
+            result[key] = value
+        return result
+
+    return build
 
 
 def rubric_from_dict(data: dict[str, Any], *, source: str = "rubric") -> Rubric:
@@ -219,6 +237,7 @@ def _level(item: Any, index: int, where: str) -> Level:
     label = item.get("label")
     if not isinstance(label, str) or not label.strip():
         raise RubricError(f"{where}: field 'label' must be non-empty text.")
+    _single_line(label, "label", where)
     descriptor = item.get("descriptor")
     if not isinstance(descriptor, str) or not descriptor.strip():
         raise RubricError(
@@ -241,6 +260,10 @@ def _points(value: Any, where: str) -> float:
         raise RubricError(
             f"{where}: field 'points' must be zero or more, got {value!r}."
         )
+    if number > MAX_POINTS:
+        raise RubricError(
+            f"{where}: field 'points' must be at most {MAX_POINTS:,}, got {value!r}."
+        )
     return float(number)
 
 
@@ -248,4 +271,15 @@ def _optional_str(data: dict[str, Any], key: str, where: str) -> str:
     value = data.get(key, "")
     if not isinstance(value, str):
         raise RubricError(f"{where}: field {key!r} must be text, got {value!r}.")
+    if key in ("title", "name", "version"):
+        _single_line(value, key, where)
     return value.strip()
+
+
+def _single_line(value: str, key: str, where: str) -> None:
+    """Reject line breaks and control characters in names that become headings."""
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise RubricError(
+            f"{where}: field {key!r} must be one line without control characters, "
+            f"got {value!r}."
+        )

@@ -25,7 +25,13 @@ def resolve_assignment(
         raise ConfigError(
             f"{target} does not exist. Give an assignment folder or a folder of submissions."
         )
-    if (target / ASSIGNMENT_FILE).is_file() and rubric is None and instructions is None:
+    if (target / ASSIGNMENT_FILE).is_file():
+        if rubric is not None or instructions is not None:
+            raise ConfigError(
+                f"{target} is an assignment folder: its rubric and instructions come "
+                f"from {ASSIGNMENT_FILE}. Drop --rubric and --instructions, or give "
+                "the folder of submissions instead."
+            )
         return load_assignment(target)
     if rubric is None or instructions is None:
         missing = " and ".join(
@@ -54,7 +60,10 @@ def make_source(assignment: Assignment) -> Source:
             f"Submissions folder {assignment.source.path} does not exist. Fix [source] "
             "path in the assignment file, or create the folder."
         )
-    return LocalFolderSource(assignment.source.path, exclude=assignment.excluded_paths)
+    # The feedback folder may sit inside the submissions folder; its files are
+    # gradebot's output, never a student's work.
+    exclude = (*assignment.excluded_paths, assignment.output_dir)
+    return LocalFolderSource(assignment.source.path, exclude=exclude)
 
 
 def open_store(path: Path | None = None) -> Store:
@@ -74,6 +83,11 @@ def resolve_assignment_id(
         return assignment_id
     if target is None:
         raise ConfigError("Give an assignment folder, or --assignment ID.")
+    if not target.exists():
+        raise ConfigError(
+            f"{target} does not exist. Give an assignment folder, a graded folder of "
+            "submissions, or --assignment ID (see `gradebot status`)."
+        )
     if (target / ASSIGNMENT_FILE).is_file() or (rubric and instructions):
         return resolve_assignment(target, rubric=rubric, instructions=instructions).id
     from gradebot_cli.assignment import assignment_id_for

@@ -54,14 +54,33 @@ def graded_count(home: Path) -> int:
         store.close()
 
 
-def test_reserve_counts_requests_in_flight() -> None:
+def test_reserve_waits_for_requests_in_flight() -> None:
+    import threading
+
     budget = Budget(limit_micro=100)
     first = budget.reserve(40)
     second = budget.reserve(40)
     assert first is not None
     assert second is not None
+    results: list[object] = []
+    waiter = threading.Thread(target=lambda: results.append(budget.reserve(40)))
+    waiter.start()
+    waiter.join(timeout=0.2)
+    assert waiter.is_alive(), "a request that does not fit yet must wait"
+    budget.settle(first, 10)
+    waiter.join(timeout=5)
+    assert results and results[0] is not None
+    assert not budget.exhausted.is_set()
+
+
+def test_reserve_fails_when_nothing_in_flight() -> None:
+    budget = Budget(limit_micro=100)
+    reservation = budget.reserve(80)
+    assert reservation is not None
+    budget.settle(reservation, 80)
     assert budget.reserve(40) is None
     assert budget.exhausted.is_set()
+    assert budget.refused_micro == 40
 
 
 def test_settle_frees_the_estimate() -> None:

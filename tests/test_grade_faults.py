@@ -224,6 +224,13 @@ def test_level_outside_rubric_needs_review(
     ]
     assert len(reask) == 1
     assert "Outstanding" in json.dumps(reask[0].body)
+    from gradebot_cli.gradebook import build_gradebook
+
+    row = next(
+        r for r in build_gradebook(store, assignment.id).rows if r["file"] == MAYA
+    )
+    assert row["total"] is None, "a needs-review sum is not a score to import"
+    assert row["points_reasons"] is not None
 
 
 def test_invented_quote_fixed_by_reask(

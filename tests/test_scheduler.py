@@ -481,7 +481,7 @@ def run_health(path: Path, *args: str) -> tuple[int, str]:
         ({"last_run": last_run("errors", 1)}, ("--strict",), 1, "errors (exit 1)"),
         ({"last_run": last_run("config_error", 2)}, (), 1, "config_error"),
         ({"last_run": last_run("killed", -9)}, (), 1, "killed"),
-        ({"last_tick_at": stamp(timedelta(minutes=10))}, (), 1, "no tick for 10m"),
+        ({"last_tick_at": stamp(timedelta(minutes=10))}, (), 1, "no tick for"),
         ({"last_tick_at": stamp(timedelta(minutes=10))}, ("--max-age", "1h"), 0, ""),
         ({"state": "stopped"}, (), 1, "stopped"),
         (

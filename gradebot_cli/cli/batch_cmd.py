@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from gradebot_cli.cli.common import (
+    add_plain_row,
     instructions_option,
     json_option,
     max_retries_option,
@@ -116,7 +117,8 @@ def _print_status(rows: list[Any]) -> None:
             for name in ("processing", "succeeded", "errored", "expired", "canceled")
             if row.counts.get(name)
         )
-        table.add_row(
+        add_plain_row(
+            table,
             row.id,
             row.assignment_id,
             state,

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -67,6 +67,40 @@ def stdout_console() -> Any:
     return Console(
         highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120
     )
+
+
+if TYPE_CHECKING:
+    # Generic in recent click only; older versions reject the subscript at run time.
+    _FloatParam = click.ParamType[float]
+else:
+    _FloatParam = click.ParamType
+
+
+class Seconds(_FloatParam):
+    """A finite number of seconds in a range; click's FloatRange lets nan through."""
+
+    name = "seconds"
+
+    def __init__(self, minimum: float, maximum: float) -> None:
+        self.minimum = minimum
+        self.maximum = maximum
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        import math
+
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds.", param, ctx)
+        if not math.isfinite(number) or not self.minimum <= number <= self.maximum:
+            self.fail(
+                f"{value!r} must be between {self.minimum:g} and {self.maximum:g} seconds.",
+                param,
+                ctx,
+            )
+        return number
 
 
 # Options shared by several commands, so that each flag reads and behaves the same
@@ -128,7 +162,7 @@ rpm_option = click.option(
 )
 timeout_option = click.option(
     "--timeout",
-    type=click.FloatRange(min=1),
+    type=Seconds(1, 3600),
     default=300.0,
     show_default=True,
     envvar="GRADEBOT_TIMEOUT",
@@ -158,3 +192,15 @@ student_option = click.option(
     metavar="NAME",
     help="Only this student (name, file or e-mail); repeat for several.",
 )
+
+
+def add_plain_row(table: Any, *cells: Any) -> None:
+    """Add a table row whose text is shown as written, never read as rich markup.
+
+    Student names, file names and Claude's reasons can contain square brackets.
+    """
+    from rich.text import Text
+
+    table.add_row(
+        *(cell if isinstance(cell, Text) else Text(str(cell)) for cell in cells)
+    )

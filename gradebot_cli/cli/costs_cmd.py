@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from gradebot_cli.cli.common import json_option
+from gradebot_cli.cli.common import add_plain_row, json_option
 
 GROUP_TITLES = {
     "assignment": "By assignment",
@@ -90,7 +90,7 @@ def _print_report(report: Any) -> None:
     summary.add_column("Name")
     summary.add_column("Value", overflow="fold")
     for name, value in describe_totals(report.totals):
-        summary.add_row(name, value)
+        add_plain_row(summary, name, value)
     console.print(summary)
     for grouping, rows in report.groups.items():
         console.print(_group_table(GROUP_TITLES[grouping], grouping, rows))
@@ -127,7 +127,8 @@ def _group_table(title: str, grouping: str, rows: dict[str, Any]) -> Any:
     for key, totals in rows.items():
         tokens = totals.tokens
         per = totals.cost_per_graded_micro
-        table.add_row(
+        add_plain_row(
+            table,
             key,
             f"{totals.requests:,}",
             f"{tokens.input_tokens:,}",
@@ -234,7 +235,8 @@ def _print_prices(files: tuple[str, ...], selected: list[Any]) -> None:
     for price in selected:
         rates = price.rates
         tier = price.long_context
-        table.add_row(
+        add_plain_row(
+            table,
             price.model,
             per_mtok(rates.input),
             per_mtok(rates.output),

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from gradebot_cli.cli.common import json_option, print_json, quiet_option
+from gradebot_cli.cli.common import add_plain_row, json_option, print_json, quiet_option
 
 
 @click.command()
@@ -105,7 +105,8 @@ def _print_fetch(report: Any) -> None:
         state = fetched.state
         if fetched.status is not None and state != "unchanged":
             state = fetched.status.value.replace("_", " ")
-        table.add_row(
+        add_plain_row(
+            table,
             fetched.item.student,
             fetched.item.student_email,
             fetched.item.file_name,
@@ -260,5 +261,5 @@ def _print_publish(report: Any) -> None:
         note = outcome.reason
         if outcome.shared_with:
             note = f"shared with {outcome.shared_with}" + (f"; {note}" if note else "")
-        table.add_row(outcome.student, outcome.result, outcome.target, note)
+        add_plain_row(table, outcome.student, outcome.result, outcome.target, note)
     stdout_console().print(table)

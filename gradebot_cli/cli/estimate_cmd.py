@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from gradebot_cli.cli.common import (
+    add_plain_row,
     concurrency_option,
     instructions_option,
     json_option,
@@ -228,7 +229,8 @@ def print_estimate(result: Any, *, per_submission: bool) -> None:
         ("Message Batches (grade --batch)", result.batch),
     ):
         per = format_usd(value.expected // result.requests) if result.requests else "-"
-        table.add_row(
+        add_plain_row(
+            table,
             name,
             format_usd(value.expected),
             format_usd(value.low),
@@ -272,7 +274,8 @@ def _print_submissions(console: Any, result: Any) -> None:
         table.add_column(column, overflow="fold")
     for s in sorted(result.submissions, key=lambda s: (s.student.casefold(), s.key)):
         sent = s.status == "to_grade"
-        table.add_row(
+        add_plain_row(
+            table,
             s.student,
             s.file_name,
             s.status.replace("_", " "),

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from gradebot_cli.errors import ConfigError
+
 
 @click.command()
 @click.argument("target", type=click.Path(path_type=Path), required=False)
@@ -65,5 +67,11 @@ def export(
     if output is None:
         click.echo(text, nl=False)
         return
-    output.write_text(text, encoding="utf-8")
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot write {output} ({exc.strerror or exc}). Check that its folder "
+            "exists and is writable."
+        ) from None
     click.echo(f"Wrote {len(book.rows)} rows to {output}", err=True)

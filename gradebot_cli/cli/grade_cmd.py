@@ -120,6 +120,20 @@ def grade(
     from gradebot_cli.grading.run import GradeOptions
     from gradebot_cli.workspace import make_source, open_store, resolve_assignment
 
+    modes = [
+        flag
+        for flag, on in (
+            ("--dry-run", dry_run),
+            ("--estimate", estimate),
+            ("--batch", batch),
+        )
+        if on
+    ]
+    if len(modes) > 1:
+        raise click.UsageError(f"{' and '.join(modes)} cannot be combined; choose one.")
+    if exact and not estimate:
+        estimate = True
+
     assignment = resolve_assignment(target, rubric=rubric, instructions=instructions)
     assignment = assignment.with_overrides(
         model=model, max_tokens=max_tokens, output_dir=output, prompts_dir=prompts

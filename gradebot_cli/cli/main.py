@@ -66,6 +66,13 @@ class ErrorBoundary(LazyGroup):
         except GradebotError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo(
+                "Aborted. Finished grades are saved; run the same command again to "
+                "continue.",
+                err=True,
+            )
+            ctx.exit(130)
 
 
 @click.group(

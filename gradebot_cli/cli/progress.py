@@ -21,13 +21,13 @@ class RichProgress:
 
         self.console = console
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
+            TextColumn("{task.description}", markup=False, style="bold"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
-            TextColumn("{task.fields[cost]}"),
+            TextColumn("{task.fields[cost]}", markup=False),
             console=console,
             transient=False,
         )

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from gradebot_cli.cli.common import add_plain_row
 from gradebot_cli.errors import ApiError, BudgetExceeded
 from gradebot_cli.grading.run import RunReport, counts_line
 from gradebot_cli.pricing import format_usd
@@ -34,7 +35,8 @@ def print_outcomes(report: RunReport) -> None:
         status = outcome.status.value.replace("_", " ")
         if outcome.unchanged:
             status += " (unchanged)"
-        table.add_row(
+        add_plain_row(
+            table,
             outcome.student,
             outcome.file_name,
             status,

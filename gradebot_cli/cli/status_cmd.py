@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from gradebot_cli.cli.common import json_option, print_json
+from gradebot_cli.cli.common import add_plain_row, json_option, print_json
 
 
 @click.command()
@@ -54,5 +54,5 @@ def status(target: Path | None, assignment_id: str | None, as_json: bool) -> Non
     for column in columns:
         table.add_column(column.replace("_", " ").capitalize(), overflow="fold")
     for row in rows:
-        table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
+        add_plain_row(table, *("" if row[c] is None else str(row[c]) for c in columns))
     stdout_console().print(table)

@@ -14,6 +14,7 @@ worker threads when the API answers 429:
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -87,18 +88,27 @@ def _header(headers: Any, name: str) -> str:
     return str(value) if value is not None else ""
 
 
+# Longest wait gradebot accepts from a retry-after header; a longer or malformed
+# hint falls back to exponential backoff instead of stalling the run.
+MAX_RETRY_AFTER_SECONDS = 300.0
+
+
 def retry_after_seconds(headers: Any) -> float | None:
     """Read ``retry-after-ms`` or ``retry-after`` (seconds) from response headers."""
     millis = _header(headers, "retry-after-ms")
+    seconds_text = _header(headers, "retry-after")
     try:
         if millis:
-            return max(0.0, float(millis) / 1000)
-        seconds = _header(headers, "retry-after")
-        if seconds:
-            return max(0.0, float(seconds))
+            seconds = float(millis) / 1000
+        elif seconds_text:
+            seconds = float(seconds_text)
+        else:
+            return None
     except ValueError:
         return None
-    return None
+    if not math.isfinite(seconds) or seconds > MAX_RETRY_AFTER_SECONDS:
+        return None
+    return max(0.0, seconds)
 
 
 def backoff_seconds(attempt: int, base: float = BACKOFF_BASE_SECONDS) -> float:

@@ -52,6 +52,12 @@ def classify_failure(
             "credits in the Anthropic console, then run the same command again."
         )
         return "payment required (402)", fatal
+    if isinstance(exc, anthropic.BadRequestError) and is_credit_exhausted(exc):
+        fatal = errors.ApiError(
+            f"The Anthropic account has no credit left (400: {detail}). Add credits "
+            "in the Claude Console, then run the same command again."
+        )
+        return "credit balance too low (400)", fatal
     return _transient_reason(exc, detail), None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -190,6 +191,15 @@ class SubmissionGrader:
             attempts.append(retry)
         spent = sum(a.cost_micro for a in attempts)
         final = attempts[-1]
+        if final.answer is None and first.answer is not None:
+            # The re-ask failed (an API error or a stop), but the first answer was
+            # paid for: keep it, with its problems, for the teacher's review.
+            failure = "stopped"
+            if final.result.error is not None and not is_stopped(final.result.error):
+                failure, _ = classify_failure(final.result.error, self.assignment.model)
+            reason = f"{first.answer.reason}; the re-ask failed: {failure}"
+            kept = dataclasses.replace(first.answer, reason=reason)
+            return self.save_answer(loaded, submission_id, kept, spent, len(attempts))
         if final.answer is None:
             return self._record_failure(
                 loaded, submission_id, final.result, spent, len(attempts)

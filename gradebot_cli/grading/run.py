@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gradebot_cli.domain import SourceItem, Status
-from gradebot_cli.errors import GradebotError
+from gradebot_cli.errors import ConfigError, GradebotError
 from gradebot_cli.storage.store import SubmissionRow
 
 
@@ -113,26 +113,51 @@ def select_items(
     unchanged content is caught later by the content hash.
     """
     wanted = [name.casefold() for name in options.students]
+    matched: set[str] = set()
     todo: list[SourceItem] = []
     unchanged: list[Outcome] = []
     for item in items:
-        if wanted and not _matches(item, wanted):
-            continue
+        if wanted:
+            hits = _matches(item, wanted)
+            if not hits:
+                continue
+            matched.update(hits)
         row = known.get(item.key)
         if row is not None and not options.regrade and _is_done(row, item.fingerprint):
             unchanged.append(outcome_from_row(row, unchanged=True))
             continue
         todo.append(item)
+    _check_students(options.students, matched)
+    if options.regrade:
+        # Oldest grades first, so repeated `--regrade --limit N` runs work through
+        # the whole class instead of regrading the same N submissions.
+        todo.sort(key=lambda item: _grade_age(known.get(item.key)))
     if options.limit is not None:
         todo = todo[: options.limit]
     return todo, unchanged
 
 
-def _matches(item: SourceItem, wanted: list[str]) -> bool:
+def _grade_age(row: SubmissionRow | None) -> tuple[int, int]:
+    if row is None or row.grade_id is None:
+        return (0, 0)
+    return (1, row.grade_id)
+
+
+def _check_students(students: tuple[str, ...], matched: set[str]) -> None:
+    missing = [name for name in students if name.casefold() not in matched]
+    if missing:
+        raise ConfigError(
+            f"No submission matches --student {missing[0]!r}. Give a student's name, "
+            "file name or e-mail as `gradebot status TARGET` lists them."
+        )
+
+
+def _matches(item: SourceItem, wanted: list[str]) -> set[str]:
+    """Return the wanted names that ``item`` answers to."""
     names = {item.student.casefold(), item.key.casefold(), item.file_name.casefold()}
     if item.student_email:
         names.add(item.student_email.casefold())
-    return any(name in names for name in wanted)
+    return {name for name in wanted if name in names}
 
 
 def _is_done(row: SubmissionRow, fingerprint: str) -> bool:

@@ -28,7 +28,7 @@ from gradebot_cli.grading.run import (
 )
 from gradebot_cli.pricing import ModelPrice, PriceTable, TokenUsage, cost_micro
 from gradebot_cli.prompting import load_prompts
-from gradebot_cli.publishing.local import write_feedback_files
+from gradebot_cli.publishing.local import check_output_folder, write_feedback_files
 from gradebot_cli.sources import Source
 from gradebot_cli.storage import Store
 from gradebot_cli.tokens import count_text_tokens
@@ -123,6 +123,7 @@ def grade_class(
     progress = progress or NoProgress()
     stop = stop or threading.Event()
     price = prices.get(assignment.model)
+    check_output_folder(assignment.output_dir, assignment.source.path)
     builder = RequestBuilder.create(assignment, load_prompts(assignment.prompts_dir))
     owns_client = client is None
     if client is None:
@@ -202,6 +203,7 @@ def _run(
         progress.advance(outcome, report.cost_micro)
 
     progress.start(len(todo))
+    aborted: BaseException | None = None
     try:
         report.not_started = run_parallel(
             todo,
@@ -210,9 +212,12 @@ def _run(
             stop=stop,
             on_done=finished,
         )
+    except BaseException as exc:  # recorded in the runs table, then re-raised
+        aborted = exc
+        raise
     finally:
         progress.finish()
-        _finish(report, store, grader, budget)
+        _finish(report, store, grader, budget, aborted)
     if report.stopped_by_budget:
         # Read the ledger again: this run's answers tell the output length better
         # than the default used before the first grade.
@@ -227,7 +232,11 @@ def _run(
 
 
 def _finish(
-    report: RunReport, store: Store, grader: SubmissionGrader, budget: Budget
+    report: RunReport,
+    store: Store,
+    grader: SubmissionGrader,
+    budget: Budget,
+    aborted: BaseException | None = None,
 ) -> None:
     report.fatal = grader.fatal
     report.stopped_by_budget = budget.exhausted.is_set()
@@ -237,7 +246,9 @@ def _finish(
     report.interrupted = bool(report.not_started or pending_in_run) and not (
         report.stopped_by_budget or report.fatal
     )
-    if report.fatal:
+    if isinstance(aborted, KeyboardInterrupt):
+        outcome = "interrupted"
+    elif aborted is not None or report.fatal:
         outcome = "failed"
     elif report.stopped_by_budget:
         outcome = "budget"

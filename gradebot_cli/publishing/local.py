@@ -23,30 +23,61 @@ from gradebot_cli.storage.store import grade_detail
 _UNSAFE = re.compile(r"[^\w.-]+", re.UNICODE)
 
 
+# File systems limit a name to 255 bytes; the stem leaves room for a hash suffix
+# and the extension.
+MAX_STEM_BYTES = 200
+
+
 def file_stem(student: str) -> str:
     """A file-system-safe stem that keeps letters of any script."""
     normalized = unicodedata.normalize("NFC", student).strip()
     stem = _UNSAFE.sub("-", normalized).strip("-.")
-    return stem[:80] or "student"
+    while len(stem.encode("utf-8")) > MAX_STEM_BYTES:
+        stem = stem[:-1]
+    return stem or "student"
 
 
 def feedback_stems(store: Store, assignment_id: str) -> dict[int, str]:
     """Map submission ids to unique file stems."""
+    # In order of arrival: the first submission with a name keeps the plain file
+    # name, and later ones with the same name get a suffix, so no file is renamed
+    # (and left behind) when a namesake joins the class.
     rows = store.query(
-        "select id, key, student from submissions where assignment_id = ? order by key",
+        "select id, key, student from submissions where assignment_id = ? order by id",
         [assignment_id],
     )
     stems: dict[int, str] = {}
-    counts: dict[str, int] = {}
-    for row in rows:
-        stem = file_stem(row["student"] or row["key"]).casefold()
-        counts[stem] = counts.get(stem, 0) + 1
+    taken: set[str] = set()
     for row in rows:
         stem = file_stem(row["student"] or row["key"])
-        if counts[stem.casefold()] > 1:
+        if stem.casefold() in taken:
             stem += "-" + hashlib.sha256(row["key"].encode()).hexdigest()[:6]
+        taken.add(stem.casefold())
         stems[int(row["id"])] = stem
     return stems
+
+
+def check_output_folder(folder: Path, submissions: Path | None = None) -> None:
+    """Fail before anything is sent when feedback could not be written there."""
+    if submissions is not None and folder.resolve() == submissions.resolve():
+        raise ConfigError(
+            f"The feedback folder {folder} is the submissions folder, so feedback "
+            "would be graded as students' work. Choose another folder with --output."
+        )
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(
+            f"The feedback folder {folder} is a file. Move it, or choose another "
+            "folder with --output."
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot write to the feedback folder {folder} ({exc.strerror or exc}). "
+            "Fix its permissions, or choose another folder with --output."
+        ) from None
 
 
 def write_feedback_files(
@@ -89,7 +120,19 @@ def _write_one(
         folder / f"{stem}.md": to_markdown(blocks),
         folder / f"{stem}.html": to_html(blocks, page_title=page_title),
     }
-    return [path for path, text in outputs.items() if _write_if_changed(path, text)]
+    written = []
+    for path, text in outputs.items():
+        try:
+            changed = _write_if_changed(path, text)
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot write the feedback file {path} ({exc.strerror or exc}). The "
+                "grades are saved; fix the folder (or choose another with --output) "
+                "and run again to write the files."
+            ) from exc
+        if changed:
+            written.append(path)
+    return written
 
 
 def _write_if_changed(path: Path, text: str) -> bool:

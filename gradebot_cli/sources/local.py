@@ -136,6 +136,13 @@ class LocalFolderSource:
                 item, Status.UNREADABLE, f"{item.key} is outside the folder."
             )
         path = self.folder / item.key
+        if not self._inside(path):
+            return _failed(
+                item,
+                Status.UNREADABLE,
+                f"{item.key} is a link to something outside the submissions folder; "
+                "copy the work into the folder instead.",
+            )
         if _is_dir(path):
             return self._load_folder(item, path)
         result, content_hash = self._read_file(path, item.key, self.limits)
@@ -148,6 +155,16 @@ class LocalFolderSource:
         )
 
     # --- listing -------------------------------------------------------------
+
+    def _inside(self, path: Path | str) -> bool:
+        """Whether ``path``, with links followed, stays inside the folder.
+
+        A link out of the folder could send any file the user can read (a token,
+        a key) to the API as a student's work.
+        """
+        root = os.path.realpath(self.folder)
+        real = os.path.realpath(path)
+        return real == root or real.startswith(root + os.sep)
 
     def _is_candidate(self, entry: os.DirEntry[str]) -> bool:
         if is_ignored_name(entry.name):
@@ -177,7 +194,7 @@ class LocalFolderSource:
         files: list[Path] = []
         nested: list[Path] = []
         for entry in os.scandir(folder):
-            if not self._is_candidate(entry):
+            if not self._is_candidate(entry) or not self._inside(entry.path):
                 continue
             (nested if _is_dir(entry) else files).append(Path(entry.path))
         files.sort(key=lambda p: _natural_key(p.name))

@@ -219,14 +219,39 @@ MIGRATIONS: tuple[Migration, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def _enable_wal(conn: sqlite3.Connection, wait_seconds: float = 30.0) -> None:
+    """Switch to WAL, waiting for other processes that are creating the file.
+
+    Changing the journal mode needs an exclusive lock, and SQLite reports "database
+    is locked" at once instead of waiting for it, so two processes that open a new
+    database together retry here.
+    """
+    import time
+
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def open_database(path: Path) -> sqlite_utils.Database:
     """Open (creating if needed) and migrate the database at ``path``."""
     try:
         conn = sqlite3.connect(
             str(path), timeout=30, isolation_level=None, check_same_thread=False
         )
-        conn.execute("PRAGMA journal_mode=WAL")
-    except sqlite3.Error as exc:
+        _enable_wal(conn)
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc) or "malformed" in str(exc):
+            raise ConfigError(
+                f"{path} is not a gradebot database or is damaged ({exc}). Move it "
+                "aside and restore a backup (see docs/deployment.md), or start afresh."
+            ) from exc
         raise ConfigError(
             f"Cannot open the database {path} ({exc}). Check that GRADEBOT_HOME "
             "points to a writable folder."

@@ -9,6 +9,7 @@ returns: a finished grade survives ``kill -9``.
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ import sqlite_utils
 from sqlite_utils.db import Table
 
 from gradebot_cli.domain import Grade, SourceItem, Status
+from gradebot_cli.errors import ConfigError, GradebotError, LockedError
 from gradebot_cli.storage.db import open_database
 
 
@@ -71,7 +73,10 @@ class Store:
     def transaction(self) -> Iterator[sqlite_utils.Database]:
         """Hold the lock and one immediate transaction; commit on success."""
         with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise _store_error(self.path, exc) from exc
             try:
                 yield self.db
             except BaseException:
@@ -251,6 +256,21 @@ class Store:
             [run_id],
         )
         return int(rows[0]["total"])
+
+
+def _store_error(path: Path, exc: sqlite3.OperationalError) -> GradebotError:
+    """Name the database and the fix for a write that SQLite refused."""
+    if "locked" in str(exc):
+        return LockedError(
+            f"The database {path} stayed locked by another program for 30 seconds. "
+            "Close it (a database browser, a backup in progress) and run again."
+        )
+    if "readonly" in str(exc) or "read-only" in str(exc):
+        return ConfigError(
+            f"The database {path} is read-only. Make it writable for this user, or "
+            "point GRADEBOT_HOME at a writable folder."
+        )
+    return ConfigError(f"Cannot write to the database {path} ({exc}).")
 
 
 def _table(db: sqlite_utils.Database, name: str) -> Table:
