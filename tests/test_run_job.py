@@ -62,6 +62,7 @@ def test_run_grades_every_assignment(
     names = [e["event"] for e in logged]
     assert names[0] == "run_started"
     assert names[-1] == "run_finished"
+    assert all(str(e["run_id"]).endswith("-manual") for e in logged)
     finished = next(e for e in logged if e["event"] == "assignment_finished")
     assert finished["assignment"] == "letters"
     assert finished["counts"]["graded"] == 5

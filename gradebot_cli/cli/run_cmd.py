@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 
 import click
 
@@ -57,7 +58,7 @@ def run(
     )
     from gradebot_cli.grading.run import GradeOptions
     from gradebot_cli.jobs import run_all
-    from gradebot_cli.logs import configure_logging, current_run_id
+    from gradebot_cli.logs import bind_run_id, configure_logging, current_run_id
     from gradebot_cli.pricing import load_price_table
     from gradebot_cli.runlock import run_lock
     from gradebot_cli.scheduler import stop_on_signals
@@ -74,7 +75,10 @@ def run(
         timeout_seconds=timeout,
     )
     stop = stop_on_signals()
-    with run_lock(home, run_id=current_run_id()):
+    # The scheduler passes its run id in GRADEBOT_RUN_ID; a run started by hand
+    # gets its own, so every log line of the run carries one.
+    run_id = current_run_id() or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-manual")
+    with bind_run_id(run_id), run_lock(home, run_id=run_id):
         store = open_store()
         try:
             prices = load_price_table(home / "prices.toml")
