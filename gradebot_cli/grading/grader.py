@@ -99,7 +99,20 @@ class SubmissionGrader:
 
     def _fail(self, item: SourceItem, status: Status, reason: str) -> Outcome:
         known = self.known.get(item.key)
-        content_hash = known.content_hash if known else ""
+        return self._store_status(
+            item, known.content_hash if known else "", status, reason
+        )
+
+    def _store_status(
+        self,
+        item: SourceItem,
+        content_hash: str,
+        status: Status,
+        reason: str,
+        *,
+        unchanged: bool = False,
+    ) -> Outcome:
+        """Record a status that needs no request, and return its outcome."""
         submission_id = self.store.upsert_submission(
             self.assignment.id,
             item,
@@ -114,6 +127,7 @@ class SubmissionGrader:
             status,
             reason,
             submission_id=submission_id,
+            unchanged=unchanged,
         )
 
     def _grade(self, item: SourceItem) -> Outcome:
@@ -125,37 +139,14 @@ class SubmissionGrader:
         known = self.known.get(item.key)
         if self._unchanged(known, loaded):
             assert known is not None
-            self.store.upsert_submission(
-                self.assignment.id,
-                item,
-                content_hash=loaded.content_hash,
-                status=known.status,
-                reason=known.reason,
-            )
-            return Outcome(
-                item.key,
-                item.student,
-                item.file_name,
-                known.status,
-                known.reason,
-                submission_id=known.id,
-                unchanged=True,
+            # Same content under a new fingerprint (a touched file): keep the
+            # status and remember the fingerprint, so the next run skips the read.
+            return self._store_status(
+                item, loaded.content_hash, known.status, known.reason, unchanged=True
             )
         if loaded.status is not None:
-            submission_id = self.store.upsert_submission(
-                self.assignment.id,
-                item,
-                content_hash=loaded.content_hash,
-                status=loaded.status,
-                reason=loaded.reason,
-            )
-            return Outcome(
-                item.key,
-                item.student,
-                item.file_name,
-                loaded.status,
-                loaded.reason,
-                submission_id=submission_id,
+            return self._store_status(
+                item, loaded.content_hash, loaded.status, loaded.reason
             )
         submission_id = self.store.upsert_submission(
             self.assignment.id,
