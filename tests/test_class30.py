@@ -148,8 +148,12 @@ def test_kill_and_resume(
         graded = db.execute(
             "select count(*) from submissions where status = 'graded'"
         ).fetchone()
+        outcomes = [
+            row[0] for row in db.execute("select outcome from runs order by started_at")
+        ]
     assert charges == []
     assert graded[0] == 30
+    assert outcomes == ["abandoned", "ok"]
 
 
 def graded_files(database: Path) -> set[str]:

@@ -104,6 +104,15 @@ class Store:
     def start_run(self, assignment_id: str, command: str) -> str:
         run_id = uuid.uuid4().hex[:12]
         with self.transaction() as db:
+            # The command line holds the run lock while it grades, so a run of this
+            # assignment still marked "running" was killed before it could finish.
+            # NOTE: the Python API takes no lock; two API runs at once would mark
+            # the earlier one abandoned while it still works (its grades are kept).
+            db.execute(
+                "update runs set outcome = 'abandoned' "
+                "where assignment_id = ? and outcome = 'running'",
+                [assignment_id],
+            )
             _table(db, "runs").insert(
                 {
                     "id": run_id,
