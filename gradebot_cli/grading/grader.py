@@ -223,14 +223,7 @@ class SubmissionGrader:
             loaded, retry_errors=retry_errors, previous=previous
         )
         estimated_input = estimate_request_input_tokens(params)
-        estimate = cost_micro(
-            self.price,
-            TokenUsage(
-                input_tokens=math.ceil(estimated_input * self.input_token_ratio),
-                output_tokens=self.expected_output_tokens,
-            ),
-        )
-        reservation = self.budget.reserve(estimate)
+        reservation = self.budget.reserve(self._estimate_micro(estimated_input))
         if reservation is None:
             self.stop.set()
             stopped = CallResult(None, {}, _budget_stop(), 0, "", 0)
@@ -279,6 +272,15 @@ class SubmissionGrader:
             self._check_fatal(result.error)
         return Attempt(answer, result, row["cost_micro"])
 
+    def _estimate_micro(self, estimated_input_tokens: int) -> int:
+        """Price a request before sending it, for the budget: input at full price
+        (corrected by the ledger's tokenizer ratio) and the expected output."""
+        usage = TokenUsage(
+            input_tokens=math.ceil(estimated_input_tokens * self.input_token_ratio),
+            output_tokens=self.expected_output_tokens,
+        )
+        return cost_micro(self.price, usage)
+
     def _check_fatal(self, error: Exception) -> None:
         _, fatal = classify_failure(error, self.assignment.model)
         if fatal is None:
@@ -304,16 +306,7 @@ class SubmissionGrader:
             status = Status.API_ERROR
             reason, _ = classify_failure(result.error, self.assignment.model)
         self.store.set_status(submission_id, status, reason)
-        return Outcome(
-            item.key,
-            item.student,
-            item.file_name,
-            status,
-            reason,
-            cost_micro=spent,
-            submission_id=submission_id,
-            requests=requests,
-        )
+        return _outcome(item, status, reason, submission_id, spent, requests)
 
     def save_answer(
         self,
@@ -326,20 +319,11 @@ class SubmissionGrader:
         item = loaded.item
         status = ANSWER_STATUS[answer.kind]
         # A folder submission may have graded its good files and skipped others;
-        # the loader's reason says which, and the teacher should see it.
+        # the loader's reason names the skipped files, for the teacher to see.
         reason = "; ".join(part for part in (answer.reason, loaded.reason) if part)
         if answer.grade is None:
             self.store.set_status(submission_id, status, reason)
-            return Outcome(
-                item.key,
-                item.student,
-                item.file_name,
-                status,
-                reason,
-                cost_micro=spent,
-                submission_id=submission_id,
-                requests=requests,
-            )
+            return _outcome(item, status, reason, submission_id, spent, requests)
         meta = GradeMeta(
             model=self.assignment.model,
             prompt_version=self.builder.prompts.version,
@@ -350,18 +334,31 @@ class SubmissionGrader:
         self.store.save_grade(
             submission_id, loaded.content_hash, answer.grade, meta, status
         )
-        return Outcome(
-            item.key,
-            item.student,
-            item.file_name,
-            status,
-            reason,
-            total=answer.grade.total,
-            maximum=self.assignment.rubric.max_points,
-            cost_micro=spent,
-            submission_id=submission_id,
-            requests=requests,
+        outcome = _outcome(item, status, reason, submission_id, spent, requests)
+        return dataclasses.replace(
+            outcome, total=answer.grade.total, maximum=self.assignment.rubric.max_points
         )
+
+
+def _outcome(
+    item: SourceItem,
+    status: Status,
+    reason: str,
+    submission_id: int,
+    spent: int,
+    requests: int,
+) -> Outcome:
+    """The outcome of a submission that was sent to the API."""
+    return Outcome(
+        item.key,
+        item.student,
+        item.file_name,
+        status,
+        reason,
+        cost_micro=spent,
+        submission_id=submission_id,
+        requests=requests,
+    )
 
 
 class _BudgetStop(Exception):
