@@ -28,7 +28,11 @@ from gradebot_cli.grading.run import (
 )
 from gradebot_cli.pricing import ModelPrice, PriceTable, TokenUsage, cost_micro
 from gradebot_cli.prompting import load_prompts
-from gradebot_cli.publishing.local import check_output_folder, write_feedback_files
+from gradebot_cli.publishing.local import (
+    FeedbackNames,
+    check_output_folder,
+    write_feedback_files,
+)
 from gradebot_cli.sources import Source
 from gradebot_cli.storage import Store
 from gradebot_cli.tokens import count_text_tokens
@@ -194,12 +198,13 @@ def _run(
         expected_output_tokens=expected_output_tokens(store, assignment.model),
         input_token_ratio=calibrate(store, assignment.model).ratio,
     )
+    names = FeedbackNames(store, assignment.id)
 
     def finished(outcome: Outcome) -> None:
         report.outcomes.append(outcome)
         report.cost_micro += outcome.cost_micro
         if outcome.submission_id is not None and grade_written(outcome):
-            write_feedback_files(assignment, store, outcome.submission_id)
+            write_feedback_files(assignment, store, outcome.submission_id, names)
         progress.advance(outcome, report.cost_micro)
 
     progress.start(len(todo))
@@ -227,7 +232,7 @@ def _run(
             price,
             expected_output_tokens(store, assignment.model),
         )
-    write_feedback_files(assignment, store, None)
+    write_feedback_files(assignment, store, None, names)
     return report
 
 

@@ -37,24 +37,40 @@ def file_stem(student: str) -> str:
     return stem or "student"
 
 
-def feedback_stems(store: Store, assignment_id: str) -> dict[int, str]:
-    """Map submission ids to unique file stems."""
-    # In order of arrival: the first submission with a name keeps the plain file
-    # name, and later ones with the same name get a suffix, so no file is renamed
-    # (and left behind) when a namesake joins the class.
-    rows = store.query(
-        "select id, key, student from submissions where assignment_id = ? order by id",
-        [assignment_id],
-    )
-    stems: dict[int, str] = {}
-    taken: set[str] = set()
-    for row in rows:
-        stem = file_stem(row["student"] or row["key"])
-        if stem.casefold() in taken:
-            stem += "-" + hashlib.sha256(row["key"].encode()).hexdigest()[:6]
-        taken.add(stem.casefold())
-        stems[int(row["id"])] = stem
-    return stems
+class FeedbackNames:
+    """Unique file stems of an assignment's submissions, assigned in order of arrival.
+
+    The first submission with a name keeps the plain file name and later ones with
+    the same name get a suffix, so no file is renamed (and left behind) when a
+    namesake joins the class. New submissions are named incrementally, which keeps
+    naming out of a large class's hot path.
+    """
+
+    def __init__(self, store: Store, assignment_id: str) -> None:
+        self._store = store
+        self._assignment_id = assignment_id
+        self._stems: dict[int, str] = {}
+        self._taken: set[str] = set()
+        self._last_id = 0
+
+    def stem(self, submission_id: int) -> str:
+        if submission_id not in self._stems:
+            self._name_new_submissions()
+        return self._stems[submission_id]
+
+    def _name_new_submissions(self) -> None:
+        rows = self._store.query(
+            "select id, key, student from submissions "
+            "where assignment_id = ? and id > ? order by id",
+            [self._assignment_id, self._last_id],
+        )
+        for row in rows:
+            stem = file_stem(row["student"] or row["key"])
+            if stem.casefold() in self._taken:
+                stem += "-" + hashlib.sha256(row["key"].encode()).hexdigest()[:6]
+            self._taken.add(stem.casefold())
+            self._stems[int(row["id"])] = stem
+            self._last_id = int(row["id"])
 
 
 def check_output_folder(folder: Path, submissions: Path | None = None) -> None:
@@ -81,10 +97,17 @@ def check_output_folder(folder: Path, submissions: Path | None = None) -> None:
 
 
 def write_feedback_files(
-    assignment: Assignment, store: Store, submission_id: int | None
+    assignment: Assignment,
+    store: Store,
+    submission_id: int | None,
+    names: FeedbackNames | None = None,
 ) -> list[Path]:
-    """Write the feedback of one submission, or of every graded one when None."""
-    stems = feedback_stems(store, assignment.id)
+    """Write the feedback of one submission, or of every graded one when None.
+
+    A run passes the same ``names`` to every call, so file names are worked out
+    once per submission.
+    """
+    names = names or FeedbackNames(store, assignment.id)
     if submission_id is None:
         rows = store.query(
             "select id from submissions where assignment_id = ? and grade_id is not null "
@@ -96,7 +119,7 @@ def write_feedback_files(
         ids = [submission_id]
     written: list[Path] = []
     for sid in ids:
-        written.extend(_write_one(assignment, store, sid, stems[sid]))
+        written.extend(_write_one(assignment, store, sid, names.stem(sid)))
     return written
 
 
