@@ -1,6 +1,6 @@
 """Assignments: what to grade, against which rubric, with which settings.
 
-An assignment folder holds ``assignment.toml`` (hand-editable), usually beside the
+An assignment folder contains ``assignment.toml`` (hand-editable), usually beside the
 rubric and instructions it names. Paths in the file are relative to the folder.
 ``gradebot grade FOLDER --rubric R --instructions I`` builds the same object
 without a file.

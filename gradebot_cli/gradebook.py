@@ -84,7 +84,7 @@ def _row(
 ) -> dict[str, Any]:
     graded = s["grade_id"] is not None and s["status"] in ("graded", "needs_review")
     # A needs-review grade may lack criteria, so its sum is not a score to import
-    # into a gradebook; the criteria that were checked still show their points.
+    # into a gradebook. The criteria that were checked still show their points.
     complete = graded and s["status"] == "graded"
     row: dict[str, Any] = {
         "student": s["student"],
@@ -110,7 +110,7 @@ def _number(value: Any) -> Any:
     return value
 
 
-# A spreadsheet runs a cell that starts with one of these as a formula; student
+# A spreadsheet runs a cell that starts with one of these as a formula. Student
 # names and reasons are text, so such cells get a leading apostrophe.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 

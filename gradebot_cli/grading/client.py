@@ -2,7 +2,7 @@
 
 The SDK's own retries are switched off (``max_retries=0``) so that gradebot can
 count every retry, record it in the ledger, and share one pause between all
-worker threads when the API answers 429:
+worker threads when the API returns 429:
 
 - 429 and 529 wait for ``retry-after`` (or ``retry-after-ms``) when the API sends
   it, else back off exponentially; a 429 pauses every worker, not just one.
@@ -44,7 +44,7 @@ class CallResult:
 
 
 class RateGate:
-    """Spaces request starts and holds every worker during a 429 pause.
+    """Spaces request starts and pauses every worker after a 429.
 
     With a requests-per-minute limit (set by the user, or learned from the
     ``anthropic-ratelimit-requests-limit`` header), starts are spread evenly at
@@ -88,7 +88,7 @@ def _header(headers: Any, name: str) -> str:
     return str(value) if value is not None else ""
 
 
-# Longest wait gradebot accepts from a retry-after header; a longer or malformed
+# Maximum wait gradebot accepts from a retry-after header. A longer or malformed
 # hint falls back to exponential backoff instead of stalling the run.
 MAX_RETRY_AFTER_SECONDS = 300.0
 

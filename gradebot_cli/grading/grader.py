@@ -88,7 +88,8 @@ class SubmissionGrader:
         self._fatal_lock = threading.Lock()
 
     def grade(self, item: SourceItem) -> Outcome:
-        """Grade one item; never raises, so one submission cannot stop the class."""
+        """Grade one item, turning any error into its outcome, so one submission cannot
+        stop the class; only interrupts (KeyboardInterrupt, SystemExit) propagate."""
         try:
             return self._grade(item)
         except GradebotError as exc:
@@ -189,8 +190,10 @@ class SubmissionGrader:
             if final.result.error is not None and not is_stopped(final.result.error):
                 failure, _ = classify_failure(final.result.error, self.assignment.model)
             reason = f"{first.answer.reason}; the re-ask failed: {failure}"
-            kept = dataclasses.replace(first.answer, reason=reason)
-            return self.save_answer(loaded, submission_id, kept, spent, len(attempts))
+            first_answer = dataclasses.replace(first.answer, reason=reason)
+            return self.save_answer(
+                loaded, submission_id, first_answer, spent, len(attempts)
+            )
         if final.answer is None:
             return self._record_failure(
                 loaded, submission_id, final.result, spent, len(attempts)
@@ -348,7 +351,7 @@ def _outcome(
     spent: int,
     requests: int,
 ) -> Outcome:
-    """The outcome of a submission that was sent to the API."""
+    """Build the outcome of a submission that was sent to the API."""
     return Outcome(
         item.key,
         item.student,

@@ -153,7 +153,7 @@ def _check_students(students: tuple[str, ...], matched: set[str]) -> None:
 
 
 def _matches(item: SourceItem, wanted: list[str]) -> set[str]:
-    """Return the wanted names that ``item`` answers to."""
+    """Return the requested names that match ``item``."""
     names = {item.student.casefold(), item.key.casefold(), item.file_name.casefold()}
     if item.student_email:
         names.add(item.student_email.casefold())

@@ -224,8 +224,8 @@ def _run(
         progress.finish()
         _finish(report, store, grader, budget, aborted)
     if report.stopped_by_budget:
-        # Read the ledger again: this run's answers tell the output length better
-        # than the default used before the first grade.
+        # Read the ledger again: this run's responses give the output length more
+        # closely than the default used before the first grade.
         report.remaining_estimate_micro = _remaining_cost(
             report,
             builder.system_text,

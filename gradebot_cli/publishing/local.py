@@ -1,7 +1,7 @@
 """Writing feedback files (Markdown and HTML) into the assignment's output folder.
 
-Files are named after the student; two students whose names give the same file
-name are told apart by a short hash of their submission key. Writes are atomic
+Files are named after the student. When two students' names give the same file
+name, the later one gets a short hash of its submission key. Writes are atomic
 (a temporary file renamed into place) and skipped when the content is unchanged.
 """
 
@@ -29,7 +29,7 @@ MAX_STEM_BYTES = 200
 
 
 def file_stem(student: str) -> str:
-    """A file-system-safe stem that keeps letters of any script."""
+    """Return a file-system-safe stem that keeps letters of any script."""
     normalized = unicodedata.normalize("NFC", student).strip()
     stem = _UNSAFE.sub("-", normalized).strip("-.")
     while len(stem.encode("utf-8")) > MAX_STEM_BYTES:

@@ -42,9 +42,11 @@ def grade_answer(
     rubric: Rubric, text: str, choose: LevelChooser, *, quote: str | None = None
 ) -> dict[str, Any]:
     """Build a valid answer for ``text`` with the levels ``choose`` picks."""
-    evidence = (
-        [quote if quote is not None else first_words(text)] if text.strip() else []
-    )
+    evidence: list[str] = []
+    if quote is not None:
+        evidence = [quote]
+    elif text.strip():
+        evidence = [first_words(text)]
     criteria = {}
     for criterion in rubric.criteria:
         level = choose(text, criterion)
